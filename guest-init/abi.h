@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The contract between the cocoon VMM and guest-init (PID 1 in the guest).
+ * Both sides include this one header, so the numbers cannot drift apart.
+ *
+ * I/O ports (x86 PIO; 0x600-0x60f is unused by every PC device Linux probes):
+ *   COCOON_PORT_EXIT   32-bit write: the workload's final status, already in
+ *                      `docker run` form (0-255: exit code, 126 not executable,
+ *                      127 not found, 128+N killed by signal N, 125 init
+ *                      itself failed). The VMM stops the VM at once: guest-init
+ *                      syncs filesystems *before* writing here.
+ *   COCOON_PORT_TIMER  8-bit write: a boot-timer mark (enum cocoon_mark). The
+ *                      VMM records the host monotonic clock on arrival.
+ *
+ * Job spec: the VMM appends a second cpio archive to the initramfs holding
+ * COCOON_SPEC_PATH. The file is a sequence of records, each a NUL-terminated
+ * key followed by a NUL-terminated value:
+ *   "version" "1"          first record, required
+ *   "arg"     <string>     argv[0], argv[1], ... in order (at least one)
+ *   "env"     "KEY=VALUE"  repeated; the workload's whole environment
+ *   "cwd"     "/path"      working directory (default "/")
+ *   "hostname" <string>    optional
+ * Unknown keys are ignored so that an older init can boot a newer spec.
+ * The file is at most COCOON_SPEC_MAX bytes.
+ *
+ * Workload stdio (until virtio-console exists): the second 16550 UART, which
+ * the guest sees as /dev/ttyS1. guest-init puts it in raw mode so bytes pass
+ * unchanged; the VMM copies them to its stdout. ttyS0 is the kernel console.
+ */
+#ifndef COCOON_GUEST_ABI_H
+#define COCOON_GUEST_ABI_H
+
+#define COCOON_PORT_EXIT 0x600
+#define COCOON_PORT_TIMER 0x601
+
+enum cocoon_mark {
+	COCOON_MARK_INIT_START = 1,    /* first instruction of guest-init's main */
+	COCOON_MARK_WORKLOAD_EXEC = 2, /* in the child, just before execve */
+	COCOON_MARK_WORKLOAD_EXIT = 3, /* the workload has been reaped */
+};
+
+#define COCOON_SPEC_PATH "/cocoon/spec"
+#define COCOON_SPEC_MAX (1u << 20)
+#define COCOON_SPEC_VERSION "1"
+
+/* Status codes guest-init reports for its own failures (docker semantics). */
+#define COCOON_STATUS_INIT_FAILED 125
+#define COCOON_STATUS_NOT_EXECUTABLE 126
+#define COCOON_STATUS_NOT_FOUND 127
+
+#endif

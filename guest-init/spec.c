@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+#include "spec.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "abi.h"
+
+static int fail(struct spec *s, const char *why)
+{
+	s->error = why;
+	return -EINVAL;
+}
+
+/*
+ * Return the NUL-terminated string at buf[*off] and move *off past its NUL,
+ * or NULL when no NUL follows inside the buffer (a truncated or hostile
+ * file must not make us read past its end).
+ */
+static const char *next_string(const char *buf, size_t len, size_t *off)
+{
+	const char *str = buf + *off;
+	const char *nul = memchr(str, '\0', len - *off);
+
+	if (!nul)
+		return NULL;
+	*off = (size_t)(nul - buf) + 1;
+	return str;
+}
+
+/* KEY=VALUE with a non-empty KEY: anything else cannot be an environment entry. */
+static bool env_entry_ok(const char *e)
+{
+	const char *eq = strchr(e, '=');
+
+	return eq && eq != e;
+}
+
+int spec_parse(struct spec *s, const char *buf, size_t len)
+{
+	bool have_version = false;
+	size_t off = 0;
+
+	s->argc = 0;
+	s->envc = 0;
+	s->cwd = NULL;
+	s->hostname = NULL;
+	s->error = NULL;
+
+	while (off < len) {
+		const char *key = next_string(buf, len, &off);
+		const char *val;
+
+		if (!key)
+			return fail(s, "key not NUL-terminated");
+		if (off >= len)
+			return fail(s, "key without value");
+		val = next_string(buf, len, &off);
+		if (!val)
+			return fail(s, "value not NUL-terminated");
+
+		/* The version gates how everything after it is read, so it must come first. */
+		if (!have_version) {
+			if (strcmp(key, "version") != 0)
+				return fail(s, "first record is not \"version\"");
+			if (strcmp(val, COCOON_SPEC_VERSION) != 0)
+				return fail(s, "unsupported spec version");
+			have_version = true;
+		} else if (strcmp(key, "arg") == 0) {
+			if (s->argc == SPEC_MAX_ARGS)
+				return fail(s, "too many args");
+			s->argv[s->argc++] = val;
+		} else if (strcmp(key, "env") == 0) {
+			if (s->envc == SPEC_MAX_ENV)
+				return fail(s, "too many env entries");
+			if (!env_entry_ok(val))
+				return fail(s, "env entry is not KEY=VALUE");
+			s->envp[s->envc++] = val;
+		} else if (strcmp(key, "cwd") == 0) {
+			if (s->cwd)
+				return fail(s, "cwd given twice");
+			if (val[0] != '/')
+				return fail(s, "cwd is not an absolute path");
+			s->cwd = val;
+		} else if (strcmp(key, "hostname") == 0) {
+			size_t n = strlen(val);
+
+			if (s->hostname)
+				return fail(s, "hostname given twice");
+			if (n == 0 || n > SPEC_MAX_HOSTNAME)
+				return fail(s, "hostname empty or too long");
+			s->hostname = val;
+		} else if (strcmp(key, "version") == 0) {
+			return fail(s, "version given twice");
+		}
+		/* Unknown keys: skipped, so an older init can boot a newer spec. */
+	}
+
+	if (!have_version)
+		return fail(s, "empty spec");
+	if (s->argc == 0)
+		return fail(s, "no arg");
+	s->argv[s->argc] = NULL;
+	s->envp[s->envc] = NULL;
+	if (!s->cwd)
+		s->cwd = "/";
+	return 0;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The job spec parser: the record format of COCOON_SPEC_PATH (see abi.h)
+ * turned into argv/envp arrays. Pure: no I/O, no allocation, so the host
+ * unit tests can feed it any bytes.
+ */
+#ifndef COCOON_GUEST_SPEC_H
+#define COCOON_GUEST_SPEC_H
+
+#include <stddef.h>
+
+#define SPEC_MAX_ARGS 4096
+#define SPEC_MAX_ENV 4096
+/* Linux HOST_NAME_MAX; sethostname() rejects longer names. */
+#define SPEC_MAX_HOSTNAME 64
+
+struct spec {
+	/* Point into the parsed buffer, which must outlive the struct. */
+	const char *argv[SPEC_MAX_ARGS + 1]; /* NULL-terminated, argc >= 1 */
+	size_t argc;
+	/*
+	 * NULL-terminated. One slot more than the cap so that the workload
+	 * launcher can append a default PATH without copying the array.
+	 */
+	const char *envp[SPEC_MAX_ENV + 2];
+	size_t envc;
+	const char *cwd;      /* absolute; "/" when the spec has none */
+	const char *hostname; /* NULL when the spec has none */
+	const char *error;    /* on -EINVAL: a static, human-readable reason */
+};
+
+/*
+ * Parse len bytes of buf into *s.
+ * Returns 0, or -EINVAL with s->error set when: the first record is not
+ * "version" "1"; a key or value is not NUL-terminated inside the buffer;
+ * there is no "arg"; there are more than SPEC_MAX_ARGS args or SPEC_MAX_ENV
+ * env entries; an env entry is not KEY=VALUE with a non-empty KEY; cwd is not
+ * absolute; hostname is empty or longer than SPEC_MAX_HOSTNAME; version, cwd
+ * or hostname appears twice. Unknown keys are skipped.
+ * On error the other fields of *s are unspecified.
+ */
+__attribute__((warn_unused_result)) int spec_parse(struct spec *s, const char *buf, size_t len);
+
+#endif

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+#include "workload.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hostio.h"
+
+/* Create every missing directory of an absolute path, like `mkdir -p`. */
+__attribute__((warn_unused_result)) static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		/* 0755, as docker creates a missing WORKDIR. */
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		if (c == '\0')
+			return 0;
+		*p = c;
+	}
+}
+
+__attribute__((warn_unused_result)) static int enter_cwd(const char *cwd)
+{
+	int ret;
+
+	if (chdir(cwd) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	ret = mkdir_p(cwd);
+	if (ret < 0)
+		return ret;
+	return chdir(cwd) < 0 ? -errno : 0;
+}
+
+/* The value of the first PATH= entry, as getenv() would find it. */
+static const char *find_path(const char *const *envp)
+{
+	for (; *envp; envp++)
+		if (strncmp(*envp, "PATH=", 5) == 0)
+			return *envp + 5;
+	return NULL;
+}
+
+/*
+ * Find name in the ':'-separated dirs of path, writing the first regular
+ * file with an execute bit to out. Skipping non-executable matches (rather
+ * than failing on the first) is what Go's exec.LookPath does, hence runc and
+ * docker. An empty element means the current directory (POSIX); an empty
+ * PATH finds nothing. Returns 0 or -ENOENT.
+ */
+__attribute__((warn_unused_result)) static int lookup(const char *name, const char *path,
+						      char *out, size_t size)
+{
+	size_t name_len = strlen(name);
+
+	if (name[0] == '\0' || path[0] == '\0')
+		return -ENOENT;
+	for (;;) {
+		size_t elem_len = strcspn(path, ":");
+		const char *dir = elem_len ? path : ".";
+		size_t dir_len = elem_len ? elem_len : 1;
+		struct stat st;
+
+		if (dir_len + 1 + name_len < size) {
+			memcpy(out, dir, dir_len);
+			out[dir_len] = '/';
+			memcpy(out + dir_len + 1, name, name_len + 1);
+			if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+				return 0;
+		}
+		if (path[elem_len] == '\0')
+			return -ENOENT;
+		path += elem_len + 1;
+	}
+}
+
+enum start_failure workload_exec(struct spec *spec, int stdin_fd, int out_fd, int *err)
+{
+	static char found[PATH_MAX];
+	const char *file = spec->argv[0];
+	const char *path;
+	sigset_t none;
+	int ret;
+
+	/* Own session and process group: PID 1 signals the whole group; no tty is inherited. */
+	if (setsid() < 0)
+		goto err_setup;
+	/* The fds are >= 3 (init guarantees it), so dup2 never hits its own source. */
+	if (dup2(stdin_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+		goto err_setup;
+
+	ret = enter_cwd(spec->cwd);
+	if (ret < 0) {
+		*err = -ret;
+		return START_CWD;
+	}
+
+	path = find_path(spec->envp);
+	if (!path) {
+		/* envp has a spare slot for exactly this (spec.h). */
+		path = WORKLOAD_DEFAULT_PATH;
+		spec->envp[spec->envc++] = "PATH=" WORKLOAD_DEFAULT_PATH;
+		spec->envp[spec->envc] = NULL;
+	}
+	/* After chdir, so relative PATH entries mean what the workload will see. */
+	if (!strchr(file, '/')) {
+		if (lookup(file, path, found, sizeof(found)) < 0) {
+			*err = ENOENT;
+			return START_NOT_FOUND;
+		}
+		file = found;
+	}
+
+	/* The blocked mask survives execve; the workload must get default signal behaviour. */
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		goto err_setup;
+	hostio_mark(COCOON_MARK_WORKLOAD_EXEC);
+	hostio_close();
+	/* execve never writes argv/envp; its non-const prototype is historical (POSIX). */
+	execve(file, (char *const *)spec->argv, (char *const *)spec->envp);
+	*err = errno;
+	return START_EXEC;
+
+err_setup:
+	*err = errno;
+	return START_SETUP;
+}

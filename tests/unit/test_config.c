@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* `cocoon run` option parsing: sizes, numbers, env, and the errors users see. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static void sizes(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(config_parse_size("128", &v), 0);
+	assert_int_equal(v, 128ull << 20);
+	assert_int_equal(config_parse_size("1G", &v), 0);
+	assert_int_equal(v, 1ull << 30);
+	assert_int_equal(config_parse_size("512k", &v), 0);
+	assert_int_equal(v, 512ull << 10);
+	assert_int_equal(config_parse_size("256MiB", &v), 0);
+	assert_int_equal(v, 256ull << 20);
+	assert_int_equal(config_parse_size("4096B", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(config_parse_size("2gb", &v), 0);
+	assert_int_equal(v, 2ull << 30);
+	assert_int_equal(config_parse_size("", &v), -EINVAL);
+	assert_int_equal(config_parse_size("-1", &v), -EINVAL);
+	assert_int_equal(config_parse_size("12X", &v), -EINVAL);
+	assert_int_equal(config_parse_size("1Gx", &v), -EINVAL);
+	assert_int_equal(config_parse_size(" 1", &v), -EINVAL);
+	assert_int_equal(config_parse_size("99999999999999999999", &v), -ERANGE);
+	assert_int_equal(config_parse_size("17179869184G", &v), -ERANGE);
+}
+
+static void uints(void **state)
+{
+	unsigned long v;
+
+	(void)state;
+	assert_int_equal(config_parse_uint("7", 1, 10, &v), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(config_parse_uint("0", 1, 10, &v), -ERANGE);
+	assert_int_equal(config_parse_uint("11", 1, 10, &v), -ERANGE);
+	assert_int_equal(config_parse_uint("1x", 1, 10, &v), -EINVAL);
+	assert_int_equal(config_parse_uint("", 1, 10, &v), -EINVAL);
+	assert_int_equal(config_parse_uint("-3", 0, 10, &v), -EINVAL);
+}
+
+static int parse(struct vm_config *cfg, char *why, int argc, ...)
+{
+	static char *argv[32];
+	va_list ap;
+
+	va_start(ap, argc);
+	for (int i = 0; i < argc; i++)
+		argv[i] = va_arg(ap, char *);
+	va_end(ap);
+	argv[argc] = NULL;
+	config_defaults(cfg);
+	return config_parse_run(cfg, argc, argv, why, 256);
+}
+
+static const char *env_of(const struct vm_config *cfg, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i < cfg->nenv; i++)
+		if (strncmp(cfg->env[i], key, kl) == 0 && cfg->env[i][kl] == '=')
+			return cfg->env[i] + kl + 1;
+	return NULL;
+}
+
+static void run_options(void **state)
+{
+	static struct vm_config cfg;
+	char why[256];
+
+	(void)state;
+	setenv("COCOON_TEST_PASS", "through", 1);
+	unsetenv("COCOON_TEST_UNSET");
+	assert_int_equal(parse(&cfg, why, 13, "run", "--memory", "256M", "-e", "A=1",
+			       "-e", "PATH=/x", "-e", "COCOON_TEST_PASS", "-e",
+			       "COCOON_TEST_UNSET", "-w", "/srv"), 0);
+	assert_int_equal(cfg.mem_size, 256ull << 20);
+	assert_string_equal(env_of(&cfg, "A"), "1");
+	assert_string_equal(env_of(&cfg, "PATH"), "/x"); /* replaced, not added */
+	assert_string_equal(env_of(&cfg, "HOME"), "/root");
+	assert_string_equal(env_of(&cfg, "COCOON_TEST_PASS"), "through");
+	assert_null(env_of(&cfg, "COCOON_TEST_UNSET"));
+	assert_string_equal(cfg.cwd, "/srv");
+	assert_int_equal(cfg.argc, 1);
+	assert_string_equal(cfg.argv[0], "sh"); /* default command */
+
+	assert_int_equal(parse(&cfg, why, 6, "run", "--timings", "--", "echo", "-e", "x"), 0);
+	assert_true(cfg.timings);
+	assert_int_equal(cfg.argc, 3);
+	assert_string_equal(cfg.argv[0], "echo");
+	assert_string_equal(cfg.argv[1], "-e"); /* the command's, not ours */
+
+	/* Options stop at the command. */
+	assert_int_equal(parse(&cfg, why, 4, "run", "ls", "--memory", "1"), 0);
+	assert_int_equal(cfg.mem_size, CONFIG_DEFAULT_MEM);
+	assert_int_equal(cfg.argc, 3);
+}
+
+#define EXPECT_BAD(needle, ...)                                          \
+	do {                                                             \
+		assert_int_equal(parse(&cfg, why, __VA_ARGS__), -EINVAL); \
+		if (!strstr(why, needle))                                \
+			fail_msg("'%s' lacks '%s'", why, needle);        \
+	} while (0)
+
+static void run_errors(void **state)
+{
+	static struct vm_config cfg;
+	char why[256];
+
+	(void)state;
+	EXPECT_BAD("--memory 1: must be between", 3, "run", "--memory", "1");
+	EXPECT_BAD("--memory lots: not a size", 3, "run", "--memory", "lots");
+	EXPECT_BAD("--memory 100T", 3, "run", "--memory", "100T");
+	EXPECT_BAD("multiple of 4K", 3, "run", "--memory", "33554433B");
+	EXPECT_BAD("--cpus 0", 3, "run", "--cpus", "0");
+	EXPECT_BAD("--boot-timeout x", 3, "run", "--boot-timeout", "x");
+	EXPECT_BAD("-e =v: empty variable name", 3, "run", "-e", "=v");
+	EXPECT_BAD("-w rel: the working directory must be absolute", 3, "run", "-w", "rel");
+	EXPECT_BAD("--bogus: unknown option", 2, "run", "--bogus");
+	EXPECT_BAD("--memory: needs a value", 2, "run", "--memory");
+	EXPECT_BAD("--log-level loud", 3, "run", "--log-level", "loud");
+	EXPECT_BAD("--hostname", 3, "run", "--hostname", "");
+}
+
+static void boot_timeout_env(void **state)
+{
+	struct vm_config cfg;
+
+	(void)state;
+	setenv("COCOON_BOOT_TIMEOUT", "300", 1);
+	config_defaults(&cfg);
+	assert_int_equal(cfg.boot_timeout_ms, 300000);
+	setenv("COCOON_BOOT_TIMEOUT", "junk", 1);
+	config_defaults(&cfg);
+	assert_int_equal(cfg.boot_timeout_ms, CONFIG_DEFAULT_BOOT_TIMEOUT_MS);
+	unsetenv("COCOON_BOOT_TIMEOUT");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sizes),
+		cmocka_unit_test(uints),
+		cmocka_unit_test(run_options),
+		cmocka_unit_test(run_errors),
+		cmocka_unit_test(boot_timeout_env),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

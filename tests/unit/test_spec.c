@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/* The job spec, both ends: what cocoon writes, guest-init must read back
+ * exactly; and guest-init refuses every malformed spec with a reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "../../guest-init/abi.h"
+#include "../../guest-init/spec.h"
+#include "../../guest-init/status.h"
+#include "config.h"
+#include "jobspec.h"
+
+/* Find the spec file's bytes inside the newc archive cocoon built. */
+static const char *find_spec(const struct cpio_buf *c, size_t *len)
+{
+	size_t off = 0;
+
+	while (off + 110 <= c->len) {
+		char num[9] = { 0 };
+		size_t namesize, filesize;
+		const char *name = (const char *)c->data + off + 110;
+
+		memcpy(num, c->data + off + 6 + 8 * 6, 8);
+		filesize = strtoul(num, NULL, 16);
+		memcpy(num, c->data + off + 6 + 8 * 11, 8);
+		namesize = strtoul(num, NULL, 16);
+		size_t data = (off + 110 + namesize + 3) & ~(size_t)3;
+		if (strcmp(name, COCOON_SPEC_PATH + 1) == 0) {
+			*len = filesize;
+			return (const char *)c->data + data;
+		}
+		off = (data + filesize + 3) & ~(size_t)3;
+	}
+	return NULL;
+}
+
+static void round_trip(void **state)
+{
+	static struct vm_config cfg;
+	static struct spec s;
+	static char *argv[] = { "sh", "-c", "echo \"$X\"\n; exit 3", "", NULL };
+	struct cpio_buf c;
+	const char *data;
+	size_t len = 0;
+
+	(void)state;
+	config_defaults(&cfg);
+	cfg.argc = 4;
+	cfg.argv = argv;
+	assert_int_equal(config_set_env(&cfg, "X=a b=c\nd"), 0);
+	assert_int_equal(config_set_env(&cfg, "EMPTY="), 0);
+	cfg.cwd = "/work dir";
+	cfg.hostname = "box";
+	cpio_init(&c);
+	assert_int_equal(jobspec_build_cpio(&cfg, &c), 0);
+	data = find_spec(&c, &len);
+	assert_non_null(data);
+	assert_int_equal(spec_parse(&s, data, len), 0);
+	assert_int_equal(s.argc, 4);
+	for (int i = 0; i < 4; i++)
+		assert_string_equal(s.argv[i], argv[i]);
+	assert_null(s.argv[4]);
+	assert_int_equal(s.envc, 2);
+	assert_string_equal(s.envp[0], "X=a b=c\nd");
+	assert_string_equal(s.envp[1], "EMPTY=");
+	assert_string_equal(s.cwd, "/work dir");
+	assert_string_equal(s.hostname, "box");
+	cpio_free(&c);
+}
+
+static void too_big_spec(void **state)
+{
+	static struct vm_config cfg;
+	static char *argv[] = { "true", NULL };
+	char *huge = malloc(COCOON_SPEC_MAX);
+	struct cpio_buf c;
+
+	(void)state;
+	config_defaults(&cfg);
+	cfg.argc = 1;
+	cfg.argv = argv;
+	memset(huge, 'v', COCOON_SPEC_MAX - 1);
+	memcpy(huge, "K=", 2);
+	huge[COCOON_SPEC_MAX - 1] = 0;
+	assert_int_equal(config_set_env(&cfg, huge), 0);
+	cpio_init(&c);
+	assert_int_equal(jobspec_build_cpio(&cfg, &c), -E2BIG);
+	cpio_free(&c);
+	free(huge);
+}
+
+#define BAD(lit, needle)                                                     \
+	do {                                                                 \
+		static const char b_[] = lit;                                \
+		assert_int_equal(spec_parse(&s, b_, sizeof(b_) - 1), -EINVAL); \
+		assert_non_null(s.error);                                    \
+		if (!strstr(s.error, needle))                                \
+			fail_msg("'%s' lacks '%s'", s.error, needle);        \
+	} while (0)
+
+static void malformed(void **state)
+{
+	static struct spec s;
+
+	(void)state;
+	assert_int_equal(spec_parse(&s, "", 0), -EINVAL);
+	BAD("version\0" "2\0arg\0x\0", "version");
+	BAD("arg\0x\0version\0" "1\0", "version");
+	BAD("version\0" "1\0", "arg");
+	BAD("version\0" "1\0arg\0x", "terminated");
+	BAD("version\0" "1\0arg", "terminated");
+	BAD("version\0" "1\0arg\0x\0env\0NOEQUALS\0", "env");
+	BAD("version\0" "1\0arg\0x\0env\0=v\0", "env");
+	BAD("version\0" "1\0arg\0x\0cwd\0relative\0", "cwd");
+	BAD("version\0" "1\0arg\0x\0cwd\0/a\0cwd\0/b\0", "cwd");
+	BAD("version\0" "1\0arg\0x\0hostname\0\0", "hostname");
+	/* Unknown keys are skipped. */
+	static const char ok[] = "version\0" "1\0future\0thing\0arg\0x\0";
+	assert_int_equal(spec_parse(&s, ok, sizeof(ok) - 1), 0);
+	assert_string_equal(s.argv[0], "x");
+	assert_string_equal(s.cwd, "/");
+}
+
+static void too_many_args(void **state)
+{
+	static struct spec s;
+	size_t n = SPEC_MAX_ARGS + 1, len = 10 + n * 6;
+	char *b = malloc(len), *p = b;
+
+	(void)state;
+	memcpy(p, "version\0" "1\0", 10);
+	p += 10;
+	for (size_t i = 0; i < n; i++, p += 6)
+		memcpy(p, "arg\0x\0", 6);
+	assert_int_equal(spec_parse(&s, b, len), -EINVAL);
+	assert_int_equal(spec_parse(&s, b, len - 6), 0);
+	assert_int_equal(s.argc, SPEC_MAX_ARGS);
+	free(b);
+}
+
+static void statuses(void **state)
+{
+	(void)state;
+	assert_int_equal(status_from_start_failure(START_NOT_FOUND, 0), 127);
+	assert_int_equal(status_from_start_failure(START_EXEC, ENOENT), 127);
+	assert_int_equal(status_from_start_failure(START_EXEC, EACCES), 126);
+	assert_int_equal(status_from_start_failure(START_EXEC, ENOEXEC), 126);
+	assert_int_equal(status_from_start_failure(START_SETUP, 0), 125);
+	assert_int_equal(status_from_wait(7 << 8), 7);
+	assert_int_equal(status_from_wait(SIGKILL), 137);
+	assert_int_equal(status_from_wait(SIGTERM), 143);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trip),
+		cmocka_unit_test(too_big_spec),
+		cmocka_unit_test(malformed),
+		cmocka_unit_test(too_many_args),
+		cmocka_unit_test(statuses),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

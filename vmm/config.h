@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct vm_config: everything `cocoon run` was asked to do, parsed and
+ * validated. Every limit lives here.
+ */
+#ifndef COCOON_CONFIG_H
+#define COCOON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define CONFIG_MAX_ENV 4096
+#define CONFIG_DEFAULT_MEM (128ull << 20)
+#define CONFIG_DEFAULT_BOOT_TIMEOUT_MS 10000u /* hardware KVM boots in << 1 s */
+#define CONFIG_MAX_BOOT_TIMEOUT_S 86400u
+#define CONFIG_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct vm_config {
+	const char *kvm_path;      /* default /dev/kvm, or $COCOON_KVM_DEVICE */
+	const char *kernel_path;   /* NULL: the default kernel */
+	const char *kernel_append; /* extra kernel command line, or NULL */
+	uint64_t mem_size;
+	unsigned int cpus;
+	bool console;              /* show the kernel console on stderr */
+	const char *console_log;   /* also write it to this file */
+	unsigned int boot_timeout_ms;
+	bool timings;
+
+	/* The job. */
+	int argc;
+	char **argv;               /* NULL-terminated; points into main's argv */
+	size_t nenv;
+	const char *env[CONFIG_MAX_ENV];
+	const char *cwd;
+	const char *hostname;
+};
+
+/* Set defaults (reads COCOON_KVM_DEVICE and COCOON_BOOT_TIMEOUT). */
+void config_defaults(struct vm_config *cfg);
+
+/*
+ * Parse a size: digits with an optional K, M, G or T suffix (binary units,
+ * optional "iB"/"B"). A bare number means MiB, as for QEMU's -m.
+ * 0 or -EINVAL (garbage) / -ERANGE (overflow).
+ */
+int config_parse_size(const char *s, uint64_t *out) __must_check;
+
+/* Parse a whole decimal number in [min, max]. 0 or -EINVAL / -ERANGE. */
+int config_parse_uint(const char *s, unsigned long min, unsigned long max,
+		      unsigned long *out) __must_check;
+
+/*
+ * Set or replace KEY=VALUE in the environment (by key). "KEY" alone takes
+ * the value from cocoon's own environment, as `docker run -e KEY` does, and
+ * is skipped when unset there. -EINVAL for an empty key, -E2BIG when full.
+ */
+int config_set_env(struct vm_config *cfg, const char *kv) __must_check;
+
+/*
+ * Parse `cocoon run` arguments (argv[0] is "run"). On error returns -EINVAL
+ * and writes a one-line reason naming the option into why.
+ */
+int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
+		     size_t why_len) __must_check;
+
+#endif

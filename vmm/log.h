@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Logging. Quiet by default: errors only. `--log-level debug` shows every
+ * guest misbehaviour, each kind once (log_guest_once).
+ */
+#ifndef COCOON_LOG_H
+#define COCOON_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* Parse "error", "warn", "info" or "debug"; returns 0 or -EINVAL. */
+int log_parse_level(const char *s, enum log_level *out);
+
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/*
+ * A guest broke a rule. Logged at debug level, once per call site, so that a
+ * hostile guest cannot flood the host's log.
+ */
+#define log_guest_once(...)                         \
+	do {                                        \
+		static bool logged_;                \
+		if (!logged_) {                     \
+			logged_ = true;             \
+			log_msg(LOG_DEBUG, "guest: " __VA_ARGS__); \
+		}                                   \
+	} while (0)
+
+#endif

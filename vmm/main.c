@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cocoon: run a container's command in its own KVM microVM.
+ *
+ * The only file that exits. Exit statuses follow `docker run`: the
+ * workload's own status, 125 when cocoon itself failed, 126/127 when the
+ * command cannot be run or found, 128+N when it was killed by signal N.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "cpio.h"
+#include "initramfs.h"
+#include "jobspec.h"
+#include "log.h"
+#include "vcpu.h"
+#include "vm.h"
+
+#ifndef COCOON_VERSION
+#define COCOON_VERSION "0.1.0"
+#endif
+
+#define EXIT_COCOON_FAILED 125
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cocoon run [OPTIONS] [--] [CMD [ARG...]]\n"
+		"       cocoon initramfs [OPTIONS] [--] [CMD [ARG...]] > FILE\n"
+		"       cocoon version\n"
+		"\n"
+		"Runs CMD in a new KVM microVM and exits with its status.\n"
+		"\n"
+		"options for run:\n"
+		"  --kernel FILE         guest kernel (vmlinux or bzImage; default: the built one)\n"
+		"  --kernel-append ARGS  extra kernel command-line arguments\n"
+		"  --memory SIZE         guest RAM, e.g. 256M, 1G (default 128M; bare numbers are MiB)\n"
+		"  --cpus N              vCPUs (1)\n"
+		"  -e, --env KEY=VALUE   set an environment variable (KEY alone: take cocoon's)\n"
+		"  -w, --workdir DIR     working directory in the guest (default /)\n"
+		"  --hostname NAME       guest hostname\n"
+		"  --console             show the guest kernel console on stderr\n"
+		"  --console-log FILE    write the guest kernel console to FILE\n"
+		"  --boot-timeout SECS   fail if guest-init has not started by then (default 10,\n"
+		"                        or $COCOON_BOOT_TIMEOUT)\n"
+		"  --timings             print boot phase timings on stderr\n"
+		"  --log-level LEVEL     error (default), warn, info or debug\n"
+		"\n"
+		"'initramfs' writes the initramfs that 'run' with the same arguments\n"
+		"would boot (for running the same guest under another VMM).\n"
+		"\n"
+		"exit status: the command's; 125 cocoon failed; 126 not executable;\n"
+		"127 not found; 128+N killed by signal N\n");
+}
+
+/* Where `cocoon run` finds its kernel when --kernel is not given. */
+static const char *default_kernel(char *buf, size_t size)
+{
+	const char *env = getenv("COCOON_KERNEL");
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	/* Next to the binary: build/cocoon finds build/kernel/vmlinux. */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			if (snprintf(buf, size, "%s/kernel/vmlinux", exe) < (int)size &&
+			    access(buf, R_OK) == 0)
+				return buf;
+		}
+	}
+#ifdef COCOON_KERNEL_DIR
+	snprintf(buf, size, "%s/vmlinux", COCOON_KERNEL_DIR);
+	if (access(buf, R_OK) == 0)
+		return buf;
+#endif
+	return NULL;
+}
+
+static int cmd_run(int argc, char **argv, uint64_t t_start)
+{
+	static struct vm_config cfg;
+	static struct vm vm;
+	char kernel_buf[PATH_MAX];
+	char why[512];
+	enum vm_outcome outcome;
+	sigset_t block;
+	int status;
+
+	config_defaults(&cfg);
+	if (config_parse_run(&cfg, argc, argv, why, sizeof(why))) {
+		log_error("%s", why);
+		return EXIT_COCOON_FAILED;
+	}
+	if (!cfg.kernel_path) {
+		cfg.kernel_path = default_kernel(kernel_buf, sizeof(kernel_buf));
+		if (!cfg.kernel_path) {
+			log_error("no guest kernel found: build it (cmake --build build "
+				  "--target kernel), or name one with --kernel or $COCOON_KERNEL");
+			return EXIT_COCOON_FAILED;
+		}
+	}
+
+	/* The event loop takes these through a signalfd; vCPU threads inherit
+	 * the mask and unblock only their kick signal. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (vcpu_signals_init()) {
+		log_error("cannot install signal handlers: %s", strerror(errno));
+		return EXIT_COCOON_FAILED;
+	}
+
+	if (vm_prepare(&vm, &cfg, t_start, why, sizeof(why))) {
+		log_error("%s", why);
+		vm_destroy(&vm);
+		return EXIT_COCOON_FAILED;
+	}
+	outcome = vm_go(&vm);
+	status = vm.status;
+	switch (outcome) {
+	case VM_EXITED:
+	case VM_SIGNALED:
+		break;
+	case VM_GUEST_DIED:
+		log_error("%s before reporting an exit status; run with --console to "
+			  "see the guest's console", vm.reason);
+		status = EXIT_COCOON_FAILED;
+		break;
+	default:
+		log_error("%s", vm.reason);
+		status = EXIT_COCOON_FAILED;
+		break;
+	}
+	vm_destroy(&vm);
+	if (cfg.timings)
+		vm_print_timings(&vm, now_ns());
+	return status;
+}
+
+/* `cocoon initramfs`: the exact initramfs `run` would boot, on stdout. */
+static int cmd_initramfs(int argc, char **argv)
+{
+	static struct vm_config cfg;
+	struct cpio_buf spec;
+	char why[512];
+	int ret;
+
+	config_defaults(&cfg);
+	if (config_parse_run(&cfg, argc, argv, why, sizeof(why))) {
+		log_error("%s", why);
+		return EXIT_COCOON_FAILED;
+	}
+	if (isatty(STDOUT_FILENO)) {
+		log_error("initramfs: refusing to write a binary archive to a terminal");
+		return EXIT_COCOON_FAILED;
+	}
+	cpio_init(&spec);
+	ret = jobspec_build_cpio(&cfg, &spec);
+	if (ret) {
+		log_error("cannot build the job spec: %s", strerror(-ret));
+		cpio_free(&spec);
+		return EXIT_COCOON_FAILED;
+	}
+	if (fwrite(initramfs_base(), 1, initramfs_base_size(), stdout) !=
+		    initramfs_base_size() ||
+	    fwrite(spec.data, 1, spec.len, stdout) != spec.len || fflush(stdout)) {
+		log_error("initramfs: write: %s", strerror(errno));
+		ret = -EIO;
+	}
+	cpio_free(&spec);
+	return ret ? EXIT_COCOON_FAILED : 0;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t t_start = now_ns();
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_COCOON_FAILED;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1, t_start);
+	if (strcmp(argv[1], "initramfs") == 0)
+		return cmd_initramfs(argc - 1, argv + 1);
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("cocoon %s\n", COCOON_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	log_error("unknown command '%s' (try 'cocoon help')", argv[1]);
+	return EXIT_COCOON_FAILED;
+}

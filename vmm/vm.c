@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: MIT */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "boot/layout.h"
+#include "boot/x86_64_cpu.h"
+#include "cpio.h"
+#include "initramfs.h"
+#include "log.h"
+#include "jobspec.h"
+#include "vcpu.h"
+
+/* KVM needs three pages for the TSS and one for the identity map (VMX
+ * only), somewhere the guest never uses: just below 4 GiB, in the hole. */
+#define KVM_TSS_ADDR 0xfffbd000ull
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
+
+#define COM1_PORT 0x3f8
+#define COM1_IRQ 4
+#define COM2_PORT 0x2f8
+#define COM2_IRQ 3
+
+static int fail(char *why, size_t len, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *why, size_t len, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_outcome outcome, int status,
+		     const char *fmt, ...)
+{
+	int expected = VM_RUNNING;
+	uint64_t one = 1;
+	va_list ap;
+
+	if (!__atomic_compare_exchange_n(&vm->outcome, &expected, -1, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	vm->status = status;
+	vm->t_stopped = now_ns();
+	va_start(ap, fmt);
+	vsnprintf(vm->reason, sizeof(vm->reason), fmt, ap);
+	va_end(ap);
+	/* Publish the outcome last: readers see status and reason with it. */
+	__atomic_store_n(&vm->outcome, (int)outcome, __ATOMIC_RELEASE);
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+		log_debug("stop eventfd: %s", strerror(errno));
+}
+
+/* ---- device glue -------------------------------------------------------- */
+
+static void write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* a closed reader loses the output, not the VM */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+static void console_out(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct vm *vm = container_of(opaque, struct vm, com1);
+
+	if (vm->cfg->console)
+		write_all(STDERR_FILENO, buf, len);
+	if (vm->console_log_fd >= 0)
+		write_all(vm->console_log_fd, buf, len);
+}
+
+static void stdio_out(void *opaque, const uint8_t *buf, size_t len)
+{
+	(void)opaque;
+	write_all(STDOUT_FILENO, buf, len);
+}
+
+static void set_irq_line(struct vm *vm, unsigned int irq, int level)
+{
+	struct kvm_irq_level l = { .irq = irq, .level = (uint32_t)level };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		log_debug("KVM_IRQ_LINE %u: %s", irq, strerror(errno));
+}
+
+static void com1_irq(void *opaque, int level)
+{
+	set_irq_line(container_of(opaque, struct vm, com1), COM1_IRQ, level);
+}
+
+static void com2_irq(void *opaque, int level)
+{
+	set_irq_line(container_of(opaque, struct vm, com2), COM2_IRQ, level);
+}
+
+static void guest_exit(void *opaque, int status)
+{
+	vm_request_stop(opaque, VM_EXITED, status, "exited");
+}
+
+/* ---- preparation -------------------------------------------------------- */
+
+static int setup_memory(struct vm *vm, char *why, size_t len)
+{
+	uint64_t size = vm->cfg->mem_size;
+	struct gm_region regions[2];
+	unsigned int nr = 1;
+	int ret;
+
+	/* RAM up to the MMIO hole, the rest above 4 GiB. */
+	regions[0] = (struct gm_region){ .gpa = 0,
+		.size = size < LAYOUT_MMIO_HOLE ? size : LAYOUT_MMIO_HOLE };
+	if (size > LAYOUT_MMIO_HOLE)
+		regions[nr++] = (struct gm_region){ .gpa = LAYOUT_MMIO_HOLE_END,
+			.size = size - LAYOUT_MMIO_HOLE };
+	ret = gm_create(&vm->mem, regions, nr);
+	if (ret)
+		return fail(why, len, ret, "cannot allocate %llu MiB of guest memory: %s",
+			    (unsigned long long)(size >> 20), strerror(-ret));
+	for (unsigned int i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gm_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region kr = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->host,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
+			return fail(why, len, -errno, "KVM_SET_USER_MEMORY_REGION: %s",
+				    strerror(errno));
+	}
+	return 0;
+}
+
+static int setup_devices(struct vm *vm, char *why, size_t len)
+{
+	const struct bus_range ranges[] = {
+		{ .base = COM1_PORT, .len = SERIAL_NR_REGS, .name = "ttyS0",
+		  .opaque = &vm->com1, .read = serial_read, .write = serial_write },
+		{ .base = COM2_PORT, .len = SERIAL_NR_REGS, .name = "ttyS1",
+		  .opaque = &vm->com2, .read = serial_read, .write = serial_write },
+		{ .base = COCOON_PORT_EXIT, .len = 2, .name = "guestctl",
+		  .opaque = &vm->ctl, .read = guestctl_read, .write = guestctl_write },
+	};
+
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	serial_init(&vm->com1, console_out, com1_irq, &vm->com1);
+	serial_init(&vm->com2, stdio_out, com2_irq, &vm->com2);
+	guestctl_init(&vm->ctl, guest_exit, vm);
+	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
+		int ret = bus_add(&vm->pio, &ranges[i]);
+
+		if (ret)
+			return fail(why, len, ret, "cannot place device %s: %s",
+				    ranges[i].name, strerror(-ret));
+	}
+	return 0;
+}
+
+static int build_cmdline(const struct vm *vm, char *buf, size_t size)
+{
+	const struct vm_config *cfg = vm->cfg;
+	int n;
+
+	/*
+	 * ttyS0 is the console; only two UARTs exist. reboot=t turns any
+	 * reboot into a triple fault (KVM_EXIT_SHUTDOWN); panic=-1 reboots at
+	 * once on panic, so a dead guest never hangs. The console is quiet
+	 * unless shown: every byte on it is a VM exit.
+	 */
+	n = snprintf(buf, size,
+		     "console=ttyS0 8250.nr_uarts=2 reboot=t panic=-1 rdinit=/init%s%s%s",
+		     (cfg->console || cfg->console_log) ? "" : " quiet",
+		     cfg->kernel_append ? " " : "",
+		     cfg->kernel_append ? cfg->kernel_append : "");
+	if (n < 0 || (size_t)n >= size)
+		return -E2BIG;
+	return 0;
+}
+
+/* Map the kernel file read-only. Done first, so that a wrong path is
+ * reported before anything about KVM. */
+static int map_kernel(struct vm *vm, char *why, size_t len)
+{
+	const char *path = vm->cfg->kernel_path;
+	struct stat st;
+	void *map;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(why, len, -errno, "kernel %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		close(fd);
+		return fail(why, len, -ENOEXEC, "kernel %s: not a regular, non-empty file",
+			    path);
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return fail(why, len, -errno, "kernel %s: %s", path, strerror(errno));
+	vm->kernel = map;
+	vm->kernel_len = (size_t)st.st_size;
+	return 0;
+}
+
+static void unmap_kernel(struct vm *vm)
+{
+	if (vm->kernel)
+		munmap((void *)vm->kernel, vm->kernel_len);
+	vm->kernel = NULL;
+}
+
+static int load_kernel(struct vm *vm, char *why, size_t len)
+{
+	const char *path = vm->cfg->kernel_path;
+	struct iovec initrd[2];
+	struct cpio_buf spec;
+	struct boot_err berr;
+	char cmdline[X86_CMDLINE_MAX * 2];
+	int ret;
+
+	cpio_init(&spec);
+	ret = jobspec_build_cpio(vm->cfg, &spec);
+	if (ret) {
+		fail(why, len, ret, ret == -E2BIG ?
+		     "the command and environment exceed the 1 MiB job spec limit" :
+		     "cannot build the job spec: %s", strerror(-ret));
+		goto out;
+	}
+	initrd[0] = (struct iovec){ .iov_base = (void *)initramfs_base(),
+		.iov_len = initramfs_base_size() };
+	initrd[1] = (struct iovec){ .iov_base = spec.data, .iov_len = spec.len };
+	ret = build_cmdline(vm, cmdline, sizeof(cmdline));
+	if (ret) {
+		fail(why, len, ret, "--kernel-append: kernel command line too long");
+		goto out;
+	}
+	ret = x86_boot_load(&vm->mem, vm->kernel, vm->kernel_len, initrd, 2, cmdline,
+			    &vm->boot, &berr);
+	if (ret)
+		fail(why, len, ret, "kernel %s: %s", path, berr.msg);
+out:
+	cpio_free(&spec);
+	unmap_kernel(vm); /* its bytes are in guest memory now */
+	return ret;
+}
+
+static int setup_vcpus(struct vm *vm, char *why, size_t len)
+{
+	struct kvm_cpuid2 *cpuid = NULL;
+	int tsc_deadline = ioctl(vm->kvm.fd, KVM_CHECK_EXTENSION,
+				 KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	int ret = x86_cpuid_supported(vm->kvm.fd, &cpuid);
+
+	if (ret)
+		return fail(why, len, ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
+	for (unsigned int i = 0; i < vm->cfg->cpus; i++) {
+		ret = vcpu_create(vm, &vm->vcpus[i], i);
+		if (ret) {
+			fail(why, len, ret, "KVM_CREATE_VCPU %u: %s", i, strerror(-ret));
+			break;
+		}
+		vm->nr_vcpus = i + 1;
+		ret = x86_vcpu_init(vm->vcpus[i].fd, cpuid, i, vm->cfg->cpus,
+				    tsc_deadline, &vm->boot);
+		if (ret) {
+			fail(why, len, ret, "cannot set up vCPU %u: %s", i, strerror(-ret));
+			break;
+		}
+	}
+	free(cpuid);
+	return ret;
+}
+
+int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t t_start,
+	       char *why, size_t len)
+{
+	struct kvm_pit_config pit = { .flags = 0 };
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->t_start = t_start;
+	vm->kvm.fd = vm->vm_fd = vm->stop_fd = vm->console_log_fd = -1;
+	vm->mem.fd = -1;
+
+	ret = map_kernel(vm, why, len);
+	if (ret)
+		return ret;
+	if (kvm_known_unusable(why, len))
+		return -ENOTSUP;
+	ret = kvm_open(&vm->kvm, cfg->kvm_path, why, len);
+	if (ret)
+		return ret;
+	if (cfg->console_log) {
+		vm->console_log_fd = open(cfg->console_log,
+					  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (vm->console_log_fd < 0)
+			return fail(why, len, -errno, "--console-log %s: %s",
+				    cfg->console_log, strerror(errno));
+	}
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0)
+		return fail(why, len, -errno, "eventfd: %s", strerror(errno));
+	vm->vm_fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return fail(why, len, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0)
+		return fail(why, len, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+	{
+		uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+
+		/* Only VMX uses it; others may refuse, which is harmless. */
+		if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+			log_debug("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return fail(why, len, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return fail(why, len, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+
+	ret = setup_memory(vm, why, len);
+	if (!ret)
+		ret = setup_devices(vm, why, len);
+	if (!ret)
+		ret = load_kernel(vm, why, len);
+	if (!ret)
+		ret = setup_vcpus(vm, why, len);
+	return ret;
+}
+
+/* ---- running ------------------------------------------------------------ */
+
+static int add_fd(int ep, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void stop_all(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_stop(&vm->vcpus[i]);
+}
+
+enum vm_outcome vm_go(struct vm *vm)
+{
+	struct itimerspec watchdog = {
+		.it_value = { .tv_sec = vm->cfg->boot_timeout_ms / 1000,
+			      .tv_nsec = (long)(vm->cfg->boot_timeout_ms % 1000) * 1000000 },
+	};
+	int ep = -1, tfd = -1, sfd = -1;
+	sigset_t sigs;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || ep < 0 || add_fd(ep, vm->stop_fd) ||
+	    add_fd(ep, sfd) || add_fd(ep, tfd) ||
+	    timerfd_settime(tfd, 0, &watchdog, NULL) < 0) {
+		vm_request_stop(vm, VM_FAILED, 125, "event loop set-up: %s",
+				strerror(errno));
+		goto out;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		int ret = vcpu_start(&vm->vcpus[i]);
+
+		if (ret) {
+			vm_request_stop(vm, VM_FAILED, 125, "cannot start vCPU %u: %s",
+					i, strerror(-ret));
+			goto out;
+		}
+	}
+
+	while (__atomic_load_n(&vm->outcome, __ATOMIC_ACQUIRE) == VM_RUNNING) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(ep, evs, ARRAY_SIZE(evs), -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			vm_request_stop(vm, VM_FAILED, 125, "epoll_wait: %s",
+					strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == sfd) {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) == sizeof(si))
+					vm_request_stop(vm, VM_SIGNALED, 128 + (int)si.ssi_signo,
+							"stopped by signal %u", si.ssi_signo);
+			} else if (fd == tfd) {
+				uint64_t ticks;
+
+				if (read(tfd, &ticks, sizeof(ticks)) < 0)
+					continue;
+				if (!__atomic_load_n(&vm->ctl.mark_ns[COCOON_MARK_INIT_START],
+						     __ATOMIC_ACQUIRE))
+					vm_request_stop(vm, VM_WATCHDOG, 125,
+							"the guest made no progress in %u s: this /dev/kvm "
+							"may be unable to run a standard guest (PVM, or nested "
+							"virtualization without VMX/SVM). Use a host with "
+							"VMX/SVM, or run through tests/rig/kvm-exec; "
+							"--console shows the guest console, --boot-timeout "
+							"raises the limit",
+							vm->cfg->boot_timeout_ms / 1000);
+			}
+			/* stop_fd: the loop condition sees the outcome. */
+		}
+	}
+out:
+	stop_all(vm);
+	if (ep >= 0)
+		close(ep);
+	if (tfd >= 0)
+		close(tfd);
+	if (sfd >= 0)
+		close(sfd);
+	return (enum vm_outcome)__atomic_load_n(&vm->outcome, __ATOMIC_ACQUIRE);
+}
+
+void vm_print_timings(const struct vm *vm, uint64_t t_exit)
+{
+	const uint64_t *m = vm->ctl.mark_ns;
+#define US(t) ((t) ? (long long)(((t) - vm->t_start) / 1000) : -1ll)
+	fprintf(stderr,
+		"cocoon: timings (us since process start; -1 = not reached): "
+		"first_kvm_run=%lld init_start=%lld workload_exec=%lld "
+		"workload_exit=%lld cocoon_exit=%lld\n",
+		US(vm->t_first_run), US(m[COCOON_MARK_INIT_START]),
+		US(m[COCOON_MARK_WORKLOAD_EXEC]), US(m[COCOON_MARK_WORKLOAD_EXIT]),
+		US(t_exit));
+#undef US
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	vm->nr_vcpus = 0;
+	gm_destroy(&vm->mem);
+	unmap_kernel(vm);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	if (vm->console_log_fd >= 0)
+		close(vm->console_log_fd);
+	kvm_close(&vm->kvm);
+	vm->vm_fd = vm->stop_fd = vm->console_log_fd = -1;
+}

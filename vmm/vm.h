@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct vm: one microVM and everything it owns (KVM fds, guest memory,
+ * buses, devices, vCPU threads). Starting one is split in two, so that a
+ * prepared VM can wait in a pool:
+ *   vm_prepare()  memory, kernel, initramfs, devices, vCPU registers;
+ *   vm_go()       vCPU threads run; the calling thread runs the event loop
+ *                 until the VM stops, then returns the outcome.
+ * vm_destroy() tears everything down, whatever state the VM reached.
+ */
+#ifndef COCOON_VM_H
+#define COCOON_VM_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "boot/x86_64.h"
+#include "bus.h"
+#include "config.h"
+#include "devices/guestctl.h"
+#include "devices/serial.h"
+#include "kvm.h"
+#include "memory.h"
+#include "util.h"
+
+#define VM_MAX_VCPUS 32
+
+enum vm_outcome {
+	VM_RUNNING = 0,
+	VM_EXITED,     /* guest-init reported the workload's status */
+	VM_GUEST_DIED, /* the guest stopped without reporting (panic, reset) */
+	VM_WATCHDOG,   /* no guest progress before the boot timeout */
+	VM_SIGNALED,   /* cocoon got SIGINT/SIGTERM/SIGHUP */
+	VM_FAILED,     /* the host side failed */
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	int started;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	struct kvm kvm;
+	int vm_fd;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct serial com1; /* ttyS0: kernel console */
+	struct serial com2; /* ttyS1: the workload's stdio */
+	struct guestctl ctl;
+	struct x86_boot boot;
+	const uint8_t *kernel; /* the kernel file, mapped until it is loaded */
+	size_t kernel_len;
+	struct vcpu vcpus[VM_MAX_VCPUS];
+	unsigned int nr_vcpus;
+	int stop_fd;        /* eventfd: a vCPU asks the loop to stop */
+	int console_log_fd; /* --console-log, or -1 */
+
+	/* Outcome: the first vm_request_stop() wins. */
+	int outcome;        /* enum vm_outcome, atomic */
+	int status;         /* exit status to report */
+	char reason[256];
+
+	/* Timings, host monotonic ns. */
+	uint64_t t_start, t_first_run, t_stopped;
+};
+
+/*
+ * Build the VM for `cfg`, up to the point where vCPUs could run. `t_start`
+ * is the process start time for --timings. On error returns -errno with a
+ * one-line reason in why; the caller still calls vm_destroy().
+ */
+int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t t_start,
+	       char *why, size_t why_len) __must_check;
+
+/*
+ * Run until the VM stops. Returns the outcome; vm->status holds the exit
+ * status to report and vm->reason explains any outcome but VM_EXITED.
+ */
+enum vm_outcome vm_go(struct vm *vm);
+
+/* Ask the VM to stop. Safe from any thread; only the first call counts. */
+void vm_request_stop(struct vm *vm, enum vm_outcome outcome, int status,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Print the --timings line on stderr. */
+void vm_print_timings(const struct vm *vm, uint64_t t_exit);
+
+void vm_destroy(struct vm *vm);
+
+#endif
