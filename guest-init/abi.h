@@ -3,7 +3,8 @@
  * The contract between the cocoon VMM and guest-init (PID 1 in the guest).
  * Both sides include this one header, so the numbers cannot drift apart.
  *
- * I/O ports (x86 PIO; 0x600-0x60f is unused by every PC device Linux probes):
+ * I/O ports (x86 PIO; cocoon's machine has nothing else at 0x600-0x60f. Under
+ * QEMU's pc/q35 the BIOS puts ACPI PM registers there: use microvm,acpi=off):
  *   COCOON_PORT_EXIT   32-bit write: the workload's final status, already in
  *                      `docker run` form (0-255: exit code, 126 not executable,
  *                      127 not found, 128+N killed by signal N, 125 init

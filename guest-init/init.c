@@ -67,7 +67,7 @@ __attribute__((sentinel)) static void say(const char *first, ...)
 /* Report status to the VMM and stop the machine. Never returns: PID 1 must not exit. */
 __attribute__((noreturn)) static void finish(int status)
 {
-	/* The VMM stops the VM on the exit write: output still queued in the tty would be lost. */
+	/* The VM stops at the exit write: output still queued in the tty is lost. */
 	if (tty_fd >= 0)
 		(void)tcdrain(tty_fd);
 	sync();
@@ -85,8 +85,8 @@ __attribute__((noreturn)) static void fail(const char *what, int err)
 	finish(COCOON_STATUS_INIT_FAILED);
 }
 
-__attribute__((warn_unused_result)) static int mount_fs(const char *dir, const char *type,
-							unsigned long flags, const char *data)
+__attribute__((warn_unused_result)) static int
+mount_fs(const char *dir, const char *type, unsigned long flags, const char *data)
 {
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
@@ -104,7 +104,8 @@ __attribute__((warn_unused_result)) static int tty_open(const char *path)
 	struct termios t;
 	int fd, flags, err;
 
-	/* O_NONBLOCK: until CLOCAL is set, open() waits for a carrier the UART may never raise. */
+	/* O_NONBLOCK: until CLOCAL is set, open() waits for a carrier (DCD) that a
+	 * virtual UART may never raise. */
 	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -115,7 +116,7 @@ __attribute__((warn_unused_result)) static int tty_open(const char *path)
 	t.c_cflag |= CLOCAL | CREAD;
 	if (tcsetattr(fd, TCSANOW, &t) < 0)
 		goto err_close;
-	/* Blocking again, so a fast writer waits for the UART instead of getting EAGAIN. */
+	/* Blocking again: a fast writer must wait for the UART, not get EAGAIN. */
 	flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
 		goto err_close;
@@ -182,7 +183,8 @@ static void report_start_failure(const struct start_report *rep)
 		say("chdir to cwd \"", spec.cwd, "\": ", err, NULL);
 		break;
 	case START_NOT_FOUND:
-		say("exec \"", spec.argv[0], "\": executable file not found in $PATH", NULL);
+		say("exec \"", spec.argv[0], "\": executable file not found in $PATH",
+		    NULL);
 		break;
 	case START_EXEC:
 		say("exec \"", spec.argv[0], "\": ", err, NULL);
@@ -193,7 +195,8 @@ static void report_start_failure(const struct start_report *rep)
 	}
 }
 
-/* Pass a signal on to the workload's process group, or to the child alone before its setsid(). */
+/* Pass a signal on to the workload's process group (to the child alone before its
+ * setsid()). */
 static void forward(pid_t child, int sig)
 {
 	if (kill(-child, sig) < 0 && errno == ESRCH)
@@ -269,7 +272,8 @@ int main(void)
 	if (tty_fd >= 0)
 		msg_fd = tty_fd;
 	if (io_err < 0)
-		say("ioperm: ", strerror(-io_err), ": no boot marks, no exit status", NULL);
+		say("ioperm: ", strerror(-io_err), ": no boot marks, no exit status",
+		    NULL);
 	if (ret < 0)
 		fail("mount /dev", -ret);
 	if (null_fd < 0)
@@ -287,10 +291,18 @@ int main(void)
 	if (ret < 0)
 		fail("mount /tmp", -ret);
 	ret = mount_fs("/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-		       "ptmxmode=0666,mode=0620,gid=5");
+	               "ptmxmode=0666,mode=0620,gid=5");
 	if (ret < 0) {
-		/* Optional: a kernel without UNIX98 ptys still runs workloads that need no pty. */
+		/* Optional: without UNIX98 ptys, workloads that need no pty still run. */
 	}
+	/* What runc gives every container: /dev/shm, and the /dev/fd and
+	 * /dev/std* links that scripts write to. Failures are harmless. */
+	if (mount_fs("/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+		say("mount /dev/shm failed", NULL);
+	(void)!symlink("/proc/self/fd", "/dev/fd");
+	(void)!symlink("/proc/self/fd/0", "/dev/stdin");
+	(void)!symlink("/proc/self/fd/1", "/dev/stdout");
+	(void)!symlink("/proc/self/fd/2", "/dev/stderr");
 
 	ret = spec_read(&len);
 	if (ret < 0)
@@ -302,7 +314,7 @@ int main(void)
 	if (spec.hostname && sethostname(spec.hostname, strlen(spec.hostname)) < 0)
 		fail("sethostname", errno);
 
-	/* CLOEXEC: the write end closes by itself when execve succeeds, so EOF means "started". */
+	/* CLOEXEC: execve closes the write end, so EOF means the workload started. */
 	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
 		fail("pipe", errno);
 
@@ -312,7 +324,7 @@ int main(void)
 	if (child == 0) {
 		rep.err = 0;
 		rep.stage = (int)workload_exec(&spec, null_fd, tty_fd, &rep.err);
-		/* Atomic (below PIPE_BUF); if lost, the exit status still says 125/126/127. */
+		/* Atomic (< PIPE_BUF); if lost, the exit status still tells. */
 		ssize_t w = write(pipe_fds[1], &rep, sizeof(rep));
 		(void)w;
 		_exit(status_from_start_failure(rep.stage, rep.err));

@@ -60,7 +60,7 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 		if (!val)
 			return fail(s, "value not NUL-terminated");
 
-		/* The version gates how everything after it is read, so it must come first. */
+		/* The version says how to read all the rest, so it must come first. */
 		if (!have_version) {
 			if (strcmp(key, "version") != 0)
 				return fail(s, "first record is not \"version\"");

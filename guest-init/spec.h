@@ -39,6 +39,7 @@ struct spec {
  * or hostname appears twice. Unknown keys are skipped.
  * On error the other fields of *s are unspecified.
  */
-__attribute__((warn_unused_result)) int spec_parse(struct spec *s, const char *buf, size_t len);
+__attribute__((warn_unused_result)) int spec_parse(struct spec *s, const char *buf,
+                                                   size_t len);
 
 #endif

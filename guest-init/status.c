@@ -15,7 +15,7 @@ int status_from_start_failure(enum start_failure stage, int err)
 	case START_NOT_FOUND:
 		return COCOON_STATUS_NOT_FOUND;
 	case START_EXEC:
-		/* ENOTDIR: a path component is a file; the command is as absent as with ENOENT. */
+		/* ENOTDIR: a path component is a file, so no command is there either. */
 		if (err == ENOENT || err == ENOTDIR)
 			return COCOON_STATUS_NOT_FOUND;
 		return COCOON_STATUS_NOT_EXECUTABLE;

@@ -65,7 +65,7 @@ static const char *find_path(const char *const *envp)
  * PATH finds nothing. Returns 0 or -ENOENT.
  */
 __attribute__((warn_unused_result)) static int lookup(const char *name, const char *path,
-						      char *out, size_t size)
+                                                      char *out, size_t size)
 {
 	size_t name_len = strlen(name);
 
@@ -81,7 +81,8 @@ __attribute__((warn_unused_result)) static int lookup(const char *name, const ch
 			memcpy(out, dir, dir_len);
 			out[dir_len] = '/';
 			memcpy(out + dir_len + 1, name, name_len + 1);
-			if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+			if (stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
+			    (st.st_mode & 0111))
 				return 0;
 		}
 		if (path[elem_len] == '\0')
@@ -98,7 +99,7 @@ enum start_failure workload_exec(struct spec *spec, int stdin_fd, int out_fd, in
 	sigset_t none;
 	int ret;
 
-	/* Own session and process group: PID 1 signals the whole group; no tty is inherited. */
+	/* Own session and process group: PID 1 signals the whole group. */
 	if (setsid() < 0)
 		goto err_setup;
 	/* The fds are >= 3 (init guarantees it), so dup2 never hits its own source. */
@@ -127,13 +128,13 @@ enum start_failure workload_exec(struct spec *spec, int stdin_fd, int out_fd, in
 		file = found;
 	}
 
-	/* The blocked mask survives execve; the workload must get default signal behaviour. */
+	/* The blocked mask survives execve: give the workload default signals. */
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		goto err_setup;
 	hostio_mark(COCOON_MARK_WORKLOAD_EXEC);
 	hostio_close();
-	/* execve never writes argv/envp; its non-const prototype is historical (POSIX). */
+	/* execve never writes argv/envp; its non-const prototype is historical. */
 	execve(file, (char *const *)spec->argv, (char *const *)spec->envp);
 	*err = errno;
 	return START_EXEC;

@@ -6,8 +6,9 @@
 #include "spec.h"
 #include "status.h"
 
-/* Used for the PATH lookup and exported when the spec's env has no PATH (docker's default). */
-#define WORKLOAD_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* Docker's default: used for the lookup and exported when the spec's env has no PATH. */
+#define WORKLOAD_DEFAULT_PATH                                                            \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /*
  * Run in the forked child of PID 1. Becomes a session leader; makes
