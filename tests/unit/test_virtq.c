@@ -35,7 +35,7 @@
 #define F_INDIRECT VIRTIO_BIT(VIRTIO_RING_F_INDIRECT_DESC)
 #define F_EVENT_IDX VIRTIO_BIT(VIRTIO_RING_F_EVENT_IDX)
 
-/* ---- a tiny test device: two queues, eight bytes of config ---------------- */
+/* ---- a tiny test device: two queues, eight bytes of config ------------------- */
 
 struct tdev {
 	struct virtio_dev vdev;
@@ -87,7 +87,8 @@ static int setup(void **state)
 
 	memset(&fx, 0, sizeof(fx));
 	assert_int_equal(gm_create(&fx.mem, r, 2), 0);
-	assert_int_equal(virtio_dev_init(&fx.t.vdev, &tdev_ops, &fx.mem, tdev_irq, NULL), 0);
+	assert_int_equal(virtio_dev_init(&fx.t.vdev, &tdev_ops, &fx.mem, tdev_irq, NULL),
+			 0);
 	vfd_init(&fx.d, &fx.t.vdev, &fx.mem);
 	*state = &fx;
 	return 0;
@@ -189,14 +190,15 @@ static void expect_recovery(void)
 	vfd_wr(&fx.d, VIRTIO_MMIO_STATUS, 0);
 	assert_int_equal(fx.t.resets, resets + 1);
 	assert_int_equal(vfd_status(&fx.d), 0);
-	assert_true(vfd_bringup(&fx.d, F_VERSION_1 | VIRTIO_RING_FEATURES, 2, QSIZE, RINGS));
+	assert_true(vfd_bringup(&fx.d, F_VERSION_1 | VIRTIO_RING_FEATURES, 2, QSIZE,
+				RINGS));
 	vfd_post(&fx.d, 0, &b, 1);
 	assert_int_equal(pop(0), 0);
 	assert_int_equal(fx.chain.head, 0);
 	assert_int_equal(push(0, 0, 0), 0);
 }
 
-/* ---- the good path ------------------------------------------------------------ */
+/* ---- the good path ----------------------------------------------------------- */
 
 static void round_trip(void **state)
 {
@@ -228,7 +230,8 @@ static void round_trip(void **state)
 	assert_int_equal(fx.t.irqs, 0);
 	notify(0);
 	assert_int_equal(fx.t.irqs, 1);
-	assert_int_equal(vfd_rd(&fx.d, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(vfd_rd(&fx.d, VIRTIO_MMIO_INTERRUPT_STATUS),
+			 VIRTIO_MMIO_INT_VRING);
 	assert_true(vfd_used(&fx.d, 0, &id, &len));
 	assert_int_equal(id, head);
 	assert_int_equal(len, 8);
@@ -283,10 +286,11 @@ static void buffer_in_high_region(void **state)
 	vfd_desc(&fx.d, 0, 0, HIGH_GPA + HIGH_SIZE - 16, 16, VRING_DESC_F_WRITE, 0);
 	vfd_publish(&fx.d, 0, 0);
 	assert_int_equal(pop(0), 0);
-	assert_ptr_equal(fx.chain.segs[0].addr, gm_ptr(&fx.mem, HIGH_GPA + HIGH_SIZE - 16, 16));
+	assert_ptr_equal(fx.chain.segs[0].addr,
+			 gm_ptr(&fx.mem, HIGH_GPA + HIGH_SIZE - 16, 16));
 }
 
-/* ---- malformed chains ---------------------------------------------------------- */
+/* ---- malformed chains -------------------------------------------------------- */
 
 static void chain_loop(void **state)
 {
@@ -306,7 +310,7 @@ static void chain_loop(void **state)
 	/* The longest legal chain: all `size` descriptors. */
 	for (uint16_t i = 0; i < QSIZE; i++)
 		vfd_desc(&fx.d, 0, i, BUF, 1,
-			 i + 1 < QSIZE ? VRING_DESC_F_NEXT : 0, (uint16_t)(i + 1));
+			 i + 1u < QSIZE ? VRING_DESC_F_NEXT : 0, (uint16_t)(i + 1));
 	vfd_publish(&fx.d, 0, 0);
 	assert_int_equal(pop(0), 0);
 	assert_int_equal(fx.chain.nr_segs, QSIZE);
@@ -332,7 +336,8 @@ static void descriptor_outside_ram(void **state)
 	} bad[] = {
 		{ LOW_SIZE - 8, 16 },             /* ends past RAM */
 		{ LOW_SIZE, 1 },                  /* starts at the end */
-		{ LOW_SIZE - 8, (uint32_t)(HIGH_GPA - LOW_SIZE + 16) }, /* across the hole */
+		/* across the hole between the regions */
+		{ LOW_SIZE - 8, (uint32_t)(HIGH_GPA - LOW_SIZE + 16) },
 		{ HIGH_GPA + HIGH_SIZE - 8, 16 }, /* past the high region */
 		{ UINT64_MAX - 7, 16 },           /* address + length wraps */
 		{ 0xfffffffffffff000ull, UINT32_MAX },
@@ -402,7 +407,8 @@ static void too_many_segments(void **state)
 	/* An indirect table of VIRTQ_MAX_SEGS + 1 one-byte buffers. */
 	for (uint16_t i = 0; i <= VIRTQ_MAX_SEGS; i++)
 		vfd_desc_at(&fx.d, TABLE, i, BUF + i, 1,
-			    i < VIRTQ_MAX_SEGS ? VRING_DESC_F_NEXT : 0, (uint16_t)(i + 1));
+			    i < VIRTQ_MAX_SEGS ? VRING_DESC_F_NEXT : 0,
+			    (uint16_t)(i + 1));
 	vfd_desc(&fx.d, 0, 0, TABLE, 16 * (VIRTQ_MAX_SEGS + 1), VRING_DESC_F_INDIRECT, 0);
 	vfd_publish(&fx.d, 0, 0);
 	expect_malformed(0);
@@ -435,14 +441,15 @@ static void too_many_bytes(void **state)
 	assert_int_equal(fx.chain.writable_len, big - 2);
 }
 
-/* ---- indirect descriptors ------------------------------------------------------- */
+/* ---- indirect descriptors ---------------------------------------------------- */
 
 static void indirect_good(void **state)
 {
 	(void)state;
 	up(VIRTIO_RING_FEATURES);
 	vfd_desc_at(&fx.d, TABLE, 0, BUF, 16, VRING_DESC_F_NEXT, 2);
-	vfd_desc_at(&fx.d, TABLE, 2, BUF + 16, 32, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	vfd_desc_at(&fx.d, TABLE, 2, BUF + 16, 32,
+		    VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
 	vfd_desc_at(&fx.d, TABLE, 1, BUF + 48, 8, VRING_DESC_F_WRITE, 0);
 	/* The WRITE flag of the indirect descriptor itself is ignored
 	 * (2.7.5.3.2). */
@@ -484,7 +491,8 @@ static void indirect_misconfigured(void **state)
 		uint16_t flags;
 	} bad[] = {
 		{ TABLE, 0, 0 },                     /* empty table */
-		{ TABLE, 24, 0 },                    /* not a multiple of 16 */
+		{ TABLE, 40, 0 },                    /* not a multiple of 16 */
+		{ TABLE, 33, 0 },
 		{ TABLE, 15, 0 },
 		{ TABLE, 16 * (VIRTQ_MAX_INDIRECT + 1), 0 }, /* over the cap */
 		{ LOW_SIZE - 16, 32, 0 },            /* table past RAM */
@@ -498,7 +506,8 @@ static void indirect_misconfigured(void **state)
 	vfd_desc_at(&fx.d, TABLE, 1, BUF, 16, 0, 0);
 	for (uint16_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		vfd_desc(&fx.d, 0, i, bad[i].addr, bad[i].len,
-			 (uint16_t)(VRING_DESC_F_INDIRECT | bad[i].flags), (uint16_t)(i + 1));
+			 (uint16_t)(VRING_DESC_F_INDIRECT | bad[i].flags),
+			 (uint16_t)(i + 1));
 		vfd_publish(&fx.d, 0, i);
 		expect_malformed(i);
 	}
@@ -544,7 +553,7 @@ static void indirect_bad_chain(void **state)
 	expect_malformed(0);
 }
 
-/* ---- broken queues ---------------------------------------------------------------- */
+/* ---- broken queues ----------------------------------------------------------- */
 
 static void avail_index_jump(void **state)
 {
@@ -637,7 +646,7 @@ static void push_after_reset(void **state)
 	assert_int_equal(push(0, head, 4), -EINVAL);
 }
 
-/* ---- notification suppression ---------------------------------------------------- */
+/* ---- notification suppression ------------------------------------------------ */
 
 static void serve_one(uint16_t *used_idx)
 {
@@ -731,12 +740,16 @@ static void no_interrupt_flag(void **state)
 	assert_int_equal(fx.t.irqs, 2);
 }
 
-/* ---- chain helpers ------------------------------------------------------------------- */
+/* ---- chain helpers ----------------------------------------------------------- */
 
 static void chain_copy_and_iov(void **state)
 {
-	const struct vfd_buf b[4] = { { BUF, 3, false }, { BUF + 0x100, 5, false },
-				      { BUF + 0x200, 2, true }, { BUF + 0x300, 6, true } };
+	const struct vfd_buf b[4] = {
+		{ BUF, 3, false },
+		{ BUF + 0x100, 5, false },
+		{ BUF + 0x200, 2, true },
+		{ BUF + 0x300, 6, true },
+	};
 	struct iovec iov[4];
 	uint8_t buf[16];
 
@@ -770,45 +783,43 @@ static void chain_copy_and_iov(void **state)
 	assert_int_equal(iov[0].iov_len, 2);
 }
 
-/* ---- virtq_init on its own ------------------------------------------------------------ */
+/* ---- virtq_init on its own --------------------------------------------------- */
+
+static int init(uint32_t size, uint64_t desc, uint64_t avail, uint64_t used)
+{
+	static struct virtq vq;
+
+	return virtq_init(&vq, &fx.mem, size, desc, avail, used, 0);
+}
 
 static void init_checks(void **state)
 {
 	struct virtq vq;
 
 	(void)state;
-	assert_int_equal(virtq_init(&vq, &fx.mem, 16, RINGS, RINGS + 256, RINGS + 512, 0), 0);
+	assert_int_equal(virtq_init(&vq, &fx.mem, 16, RINGS, RINGS + 256, RINGS + 512, 0),
+			 0);
 	assert_true(virtq_is_ready(&vq));
 	assert_int_equal(virtq_init(&vq, &fx.mem, 0, RINGS, RINGS + 256, RINGS + 512, 0),
 			 -EINVAL);
 	assert_false(virtq_is_ready(&vq));
-	assert_int_equal(virtq_init(&vq, &fx.mem, 12, RINGS, RINGS + 256, RINGS + 512, 0),
-			 -EINVAL);
-	assert_int_equal(virtq_init(&vq, &fx.mem, 2048, RINGS, RINGS + 0x8000,
-				    RINGS + 0x10000, 0),
-			 -EINVAL);
-	assert_int_equal(virtq_init(&vq, &fx.mem, 0x10000, RINGS, RINGS + 256, RINGS + 512, 0),
-			 -EINVAL);
-	assert_int_equal(virtq_init(&vq, &fx.mem, 16, RINGS + 8, RINGS + 256, RINGS + 512, 0),
-			 -EINVAL);
-	assert_int_equal(virtq_init(&vq, &fx.mem, 16, RINGS, RINGS + 257, RINGS + 512, 0),
-			 -EINVAL);
-	assert_int_equal(virtq_init(&vq, &fx.mem, 16, RINGS, RINGS + 256, RINGS + 514, 0),
-			 -EINVAL);
+	/* Sizes: a power of two up to VIRTQ_MAX_SIZE. */
+	assert_int_equal(init(12, RINGS, RINGS + 256, RINGS + 512), -EINVAL);
+	assert_int_equal(init(2048, RINGS, RINGS + 0x8000, RINGS + 0x10000), -EINVAL);
+	assert_int_equal(init(0x10000, RINGS, RINGS + 256, RINGS + 512), -EINVAL);
+	assert_int_equal(init(1024, RINGS, RINGS + 0x4000, RINGS + 0x5000), 0);
+	/* Alignment: 16, 2, 4. */
+	assert_int_equal(init(16, RINGS + 8, RINGS + 256, RINGS + 512), -EINVAL);
+	assert_int_equal(init(16, RINGS, RINGS + 257, RINGS + 512), -EINVAL);
+	assert_int_equal(init(16, RINGS, RINGS + 256, RINGS + 514), -EINVAL);
 	/* The used ring with its avail_event is 4 + 8 * 16 + 2 bytes. */
-	assert_int_equal(virtq_init(&vq, &fx.mem, 16, RINGS, RINGS + 256, LOW_SIZE - 136, 0),
-			 0);
-	assert_int_equal(virtq_init(&vq, &fx.mem, 16, RINGS, RINGS + 256, LOW_SIZE - 132, 0),
-			 -EFAULT);
+	assert_int_equal(init(16, RINGS, RINGS + 256, LOW_SIZE - 136), 0);
+	assert_int_equal(init(16, RINGS, RINGS + 256, LOW_SIZE - 132), -EFAULT);
 	/* The avail ring with its used_event is 4 + 2 * 16 + 2 bytes. */
-	assert_int_equal(virtq_init(&vq, &fx.mem, 16, RINGS, LOW_SIZE - 38, RINGS + 512, 0), 0);
-	assert_int_equal(virtq_init(&vq, &fx.mem, 16, RINGS, LOW_SIZE - 36, RINGS + 512, 0),
-			 -EFAULT);
-	assert_int_equal(virtq_init(&vq, &fx.mem, 16, LOW_SIZE - 240, RINGS + 256,
-				    RINGS + 512, 0),
-			 -EFAULT);
-	assert_int_equal(virtq_init(&vq, &fx.mem, 16, 0xfffffffffffffff0ull, RINGS + 256,
-				    RINGS + 512, 0),
+	assert_int_equal(init(16, RINGS, LOW_SIZE - 38, RINGS + 512), 0);
+	assert_int_equal(init(16, RINGS, LOW_SIZE - 36, RINGS + 512), -EFAULT);
+	assert_int_equal(init(16, LOW_SIZE - 240, RINGS + 256, RINGS + 512), -EFAULT);
+	assert_int_equal(init(16, 0xfffffffffffffff0ull, RINGS + 256, RINGS + 512),
 			 -EFAULT);
 	/* A pop on a queue that is not set up finds nothing. */
 	virtq_reset(&vq);

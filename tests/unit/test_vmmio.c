@@ -29,11 +29,12 @@
 #define S_DRIVER_OK VIRTIO_CONFIG_S_DRIVER_OK
 #define S_NEEDS_RESET VIRTIO_CONFIG_S_NEEDS_RESET
 #define S_FAILED VIRTIO_CONFIG_S_FAILED
+#define S_LIVE (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK)
 
 #define F_VERSION_1 VIRTIO_BIT(VIRTIO_F_VERSION_1)
 #define F_DEV0 VIRTIO_BIT(0) /* a device-specific feature the test device offers */
 
-/* ---- a tiny test device: two queues (16 and 64), 12 bytes of config -------- */
+/* ---- a tiny test device: two queues (16 and 64), 12 bytes of config ---------- */
 
 #define CONFIG_SIZE 12
 
@@ -154,6 +155,11 @@ static uint32_t status(void)
 	return vfd_status(&d);
 }
 
+static uint32_t isr(void)
+{
+	return vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS);
+}
+
 static void set_status(uint32_t v)
 {
 	vfd_wr(&d, VIRTIO_MMIO_STATUS, v);
@@ -173,11 +179,11 @@ static void reach(uint32_t s)
 		set_status(S_ACK | S_DRIVER | S_FEATURES_OK);
 	}
 	if (s & S_DRIVER_OK)
-		set_status(S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+		set_status(S_LIVE);
 	assert_int_equal(status(), s);
 }
 
-/* ---- identity and access widths ------------------------------------------------- */
+/* ---- identity and access widths ---------------------------------------------- */
 
 static void identity(void **state)
 {
@@ -225,7 +231,7 @@ static void bad_widths(void **state)
 	assert_int_equal(t.resets, 0);
 }
 
-/* ---- features ------------------------------------------------------------------------ */
+/* ---- features ---------------------------------------------------------------- */
 
 static void device_features(void **state)
 {
@@ -294,7 +300,7 @@ static void features_ok_refused(void **state)
 	assert_true(vfd_negotiate(&d, F_VERSION_1 | F_DEV0 | VIRTIO_RING_FEATURES));
 }
 
-/* ---- the status state machine ------------------------------------------------------ */
+/* ---- the status state machine ------------------------------------------------ */
 
 static void status_legal_path(void **state)
 {
@@ -313,17 +319,17 @@ static void status_legal_path(void **state)
 	assert_int_equal(status(), S_ACK | S_DRIVER | S_FEATURES_OK);
 	assert_int_equal(t.activations, 0);
 	/* No queue enabled: legal, the device activates without queues. */
-	set_status(S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-	assert_int_equal(status(), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	set_status(S_LIVE);
+	assert_int_equal(status(), S_LIVE);
 	assert_int_equal(t.activations, 1);
-	set_status(S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	set_status(S_LIVE);
 	assert_int_equal(t.activations, 1);
 	virtio_dev_lock(&t.vdev);
 	assert_true(virtio_dev_is_active(&t.vdev));
 	virtio_dev_unlock(&t.vdev);
 	/* FAILED on top of DRIVER_OK. */
-	set_status(S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK | S_FAILED);
-	assert_int_equal(status(), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK | S_FAILED);
+	set_status(S_LIVE | S_FAILED);
+	assert_int_equal(status(), S_LIVE | S_FAILED);
 }
 
 static void status_illegal_steps(void **state)
@@ -333,18 +339,18 @@ static void status_illegal_steps(void **state)
 	} bad[] = {
 		{ 0, S_DRIVER },                         /* skips ACKNOWLEDGE */
 		{ 0, S_ACK | S_DRIVER },                 /* two steps at once */
-		{ 0, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK },
+		{ 0, S_LIVE },
 		{ 0, 0x100 | S_ACK },                    /* bits beyond the byte */
 		{ S_ACK, S_ACK | S_FEATURES_OK },
 		{ S_ACK, S_ACK | S_DRIVER_OK },
 		{ S_ACK | S_DRIVER, S_ACK | S_DRIVER | S_DRIVER_OK }, /* no FEATURES_OK */
-		{ S_ACK | S_DRIVER, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK },
+		{ S_ACK | S_DRIVER, S_LIVE },
 		{ S_ACK | S_DRIVER, S_ACK },             /* clearing a bit */
 		{ S_ACK | S_DRIVER | S_FEATURES_OK, S_ACK | S_DRIVER },
-		{ S_ACK | S_DRIVER | S_FEATURES_OK, S_ACK | S_DRIVER | S_FEATURES_OK | 0x10 },
-		{ S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK, S_ACK },
-		{ S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK,
-		  S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK | 0x20 },
+		{ S_ACK | S_DRIVER | S_FEATURES_OK,              /* an unknown bit */
+		  S_ACK | S_DRIVER | S_FEATURES_OK | 0x10 },
+		{ S_LIVE, S_ACK },
+		{ S_LIVE, S_LIVE | 0x20 },
 	};
 
 	(void)state;
@@ -361,7 +367,7 @@ static void status_failed_any_time(void **state)
 {
 	static const uint32_t states[] = {
 		0, S_ACK, S_ACK | S_DRIVER, S_ACK | S_DRIVER | S_FEATURES_OK,
-		S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK,
+		S_LIVE,
 	};
 
 	(void)state;
@@ -372,8 +378,7 @@ static void status_failed_any_time(void **state)
 		/* Nothing but a reset leaves FAILED. */
 		set_status(S_ACK);
 		set_status(states[i] | S_FAILED | S_ACK | S_DRIVER);
-		if (states[i] != (states[i] | S_ACK | S_DRIVER))
-			assert_int_equal(status(), states[i] | S_FAILED);
+		assert_int_equal(status(), states[i] | S_FAILED);
 	}
 	reach(S_ACK | S_DRIVER);
 	set_status(S_ACK | S_DRIVER | S_FAILED);
@@ -386,17 +391,18 @@ static void reset_from_every_state(void **state)
 {
 	static const uint32_t states[] = {
 		S_ACK, S_ACK | S_DRIVER, S_ACK | S_DRIVER | S_FEATURES_OK,
-		S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK,
+		S_LIVE,
 		S_ACK | S_DRIVER | S_FAILED,
-		S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK | S_NEEDS_RESET,
+		S_LIVE | S_NEEDS_RESET,
 	};
 	const struct vfd_buf b = { BUF, 4, false };
+	static struct virtq_chain chain;
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(states); i++) {
 		uint32_t s = states[i] & ~(uint32_t)(S_FAILED | S_NEEDS_RESET);
 		unsigned int resets;
-		uint32_t gen;
+		uint32_t gen, gen_resets;
 
 		assert_true(vfd_negotiate(&d, F_VERSION_1));
 		if (s & S_DRIVER_OK) {
@@ -405,7 +411,7 @@ static void reset_from_every_state(void **state)
 			vfd_driver_ok(&d);
 			vfd_post(&d, 0, &b, 1);
 			virtio_dev_lock(&t.vdev);
-			assert_int_equal(virtio_dev_pop(&t.vdev, 0, &(struct virtq_chain){ 0 }), 0);
+			assert_int_equal(virtio_dev_pop(&t.vdev, 0, &chain), 0);
 			virtio_dev_unlock(&t.vdev);
 		} else {
 			reach(s);
@@ -423,15 +429,18 @@ static void reset_from_every_state(void **state)
 		gen = vfd_rd(&d, VIRTIO_MMIO_CONFIG_GENERATION);
 		resets = t.resets;
 
+		gen_resets = t.vdev.reset_count;
 		set_status(0);
 		assert_int_equal(t.resets, resets + 1);
+		assert_int_equal(t.vdev.reset_count, gen_resets + 1);
 		assert_int_equal(status(), 0);
-		assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+		assert_int_equal(isr(), 0);
 		assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_CONFIG_GENERATION), gen);
 		assert_int_equal(t.vdev.st.queue_sel, 0);
 		assert_int_equal(t.vdev.st.device_features_sel, 0);
 		assert_int_equal(t.vdev.st.driver_features, 0);
-		assert_int_equal(t.vdev.st.device_features, F_VERSION_1 | F_DEV0 | VIRTIO_RING_FEATURES);
+		assert_int_equal(t.vdev.st.device_features,
+				 F_VERSION_1 | F_DEV0 | VIRTIO_RING_FEATURES);
 		for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 			static const struct virtio_queue_cfg zero;
 
@@ -451,12 +460,12 @@ static void reset_from_every_state(void **state)
 	assert_true(vfd_bringup(&d, F_VERSION_1, 1, 16, RINGS));
 	vfd_post(&d, 0, &b, 1);
 	virtio_dev_lock(&t.vdev);
-	assert_int_equal(virtio_dev_pop(&t.vdev, 0, &(struct virtq_chain){ 0 }), 0);
+	assert_int_equal(virtio_dev_pop(&t.vdev, 0, &chain), 0);
 	assert_int_equal(t.vdev.vqs[0].st.last_avail, 1);
 	virtio_dev_unlock(&t.vdev);
 }
 
-/* ---- queue registers ------------------------------------------------------------------ */
+/* ---- queue registers --------------------------------------------------------- */
 
 static void queue_num_max(void **state)
 {
@@ -505,7 +514,7 @@ static void queue_registers_only_between_features_ok_and_driver_ok(void **state)
 	/* After DRIVER_OK: frozen, and the live queue is untouched. */
 	vfd_layout(&d, 0, 16, RINGS);
 	vfd_program(&d, 0);
-	assert_int_equal(vfd_driver_ok(&d), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(vfd_driver_ok(&d), S_LIVE);
 	before = t.vdev.st.queues[0];
 	vfd_program_raw(&d, 0, 8, 0x40000, 0x40100, 0x40200);
 	vfd_wr(&d, VIRTIO_MMIO_QUEUE_READY, 0);
@@ -518,7 +527,7 @@ static void queue_registers_only_between_features_ok_and_driver_ok(void **state)
 	vfd_wr(&d, VIRTIO_MMIO_QUEUE_READY, 1);
 	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_QUEUE_READY), 0);
 	assert_false(virtq_is_ready(&t.vdev.vqs[1]));
-	assert_int_equal(status(), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(status(), S_LIVE);
 }
 
 /* DRIVER_OK with queue 0 configured as given: the device must refuse. */
@@ -532,21 +541,23 @@ static void expect_bad_queue(uint32_t num, uint64_t desc, uint64_t avail, uint64
 	vfd_program(&d, 1);
 	vfd_program_raw(&d, 0, num, desc, avail, used);
 	s = vfd_driver_ok(&d);
-	assert_int_equal(s, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK | S_NEEDS_RESET);
+	assert_int_equal(s, S_LIVE | S_NEEDS_RESET);
 	assert_int_equal(t.activations, activations);
 	assert_int_equal(t.irqs, irqs + 1);
-	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(isr(), VIRTIO_MMIO_INT_CONFIG);
 	/* No queue runs, the good one neither. */
 	assert_false(virtq_is_ready(&t.vdev.vqs[0]));
 	assert_false(virtq_is_ready(&t.vdev.vqs[1]));
 	vfd_kick(&d, 0);
 	vfd_kick(&d, 1);
 	assert_int_equal(t.notified[0] + t.notified[1], 0);
-	/* Only FAILED or a reset from here. */
+	/* Only FAILED or a reset from here; rewriting the status is a no-op. */
 	set_status(s & ~(uint32_t)S_NEEDS_RESET);
 	assert_int_equal(status(), s);
+	set_status(S_ACK);
+	assert_int_equal(status(), s);
 	vfd_wr(&d, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
-	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	assert_int_equal(isr(), 0);
 }
 
 static void queue_size_invalid(void **state)
@@ -573,18 +584,20 @@ static void rings_outside_ram(void **state)
 	(void)state;
 	expect_bad_queue(16, RAM_SIZE - 128, RINGS + 0x1000, RINGS + 0x2000);
 	expect_bad_queue(16, RAM_SIZE, RINGS + 0x1000, RINGS + 0x2000);
-	expect_bad_queue(16, RINGS, RAM_SIZE - 36, RINGS + 0x2000); /* used_event past */
-	expect_bad_queue(16, RINGS, RINGS + 0x1000, RAM_SIZE - 132); /* avail_event past */
+	/* used_event past the end */
+	expect_bad_queue(16, RINGS, RAM_SIZE - 36, RINGS + 0x2000);
+	/* avail_event past the end */
+	expect_bad_queue(16, RINGS, RINGS + 0x1000, RAM_SIZE - 132);
 	expect_bad_queue(16, 0xfffffffffffffff0ull, RINGS + 0x1000, RINGS + 0x2000);
 	expect_bad_queue(16, RINGS, RINGS + 0x1000, 0xfffffffffffffffcull);
 	expect_bad_queue(16, RINGS, 0x100000000ull + 0x1000, RINGS + 0x2000);
 	/* The same layout inside RAM is fine. */
 	assert_true(vfd_negotiate(&d, F_VERSION_1));
 	vfd_program_raw(&d, 0, 16, RAM_SIZE - 256, RAM_SIZE - 512, RAM_SIZE - 1024);
-	assert_int_equal(vfd_driver_ok(&d), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(vfd_driver_ok(&d), S_LIVE);
 }
 
-/* ---- notifications and interrupts -------------------------------------------------- */
+/* ---- notifications and interrupts -------------------------------------------- */
 
 static void queue_notify(void **state)
 {
@@ -603,7 +616,7 @@ static void queue_notify(void **state)
 	vfd_kick(&d, 2);
 	vfd_kick(&d, UINT32_MAX);
 	assert_int_equal(t.notified[1] + t.notified[2], 0);
-	/* After FAILED the device still works; after reset it does not. */
+	/* After a reset nothing is notified. */
 	set_status(0);
 	vfd_kick(&d, 0);
 	assert_int_equal(t.notified[0], 1);
@@ -624,16 +637,16 @@ static void interrupt_status_and_ack(void **state)
 	virtio_dev_config_changed(&t.vdev);
 	virtio_dev_unlock(&t.vdev);
 	assert_int_equal(t.irqs, 2);
-	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS),
+	assert_int_equal(isr(),
 			 VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
 	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_CONFIG_GENERATION), 1);
 	vfd_wr(&d, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
-	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(isr(), VIRTIO_MMIO_INT_CONFIG);
 	vfd_wr(&d, VIRTIO_MMIO_INTERRUPT_ACK, UINT32_MAX);
-	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	assert_int_equal(isr(), 0);
 	/* InterruptStatus is read-only. */
 	vfd_wr(&d, VIRTIO_MMIO_INTERRUPT_STATUS, 3);
-	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	assert_int_equal(isr(), 0);
 
 	/* Before DRIVER_OK a config change only bumps the generation. */
 	set_status(0);
@@ -641,7 +654,7 @@ static void interrupt_status_and_ack(void **state)
 	virtio_dev_config_changed(&t.vdev);
 	virtio_dev_unlock(&t.vdev);
 	assert_int_equal(t.irqs, 2);
-	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	assert_int_equal(isr(), 0);
 	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_CONFIG_GENERATION), 2);
 }
 
@@ -658,7 +671,7 @@ static void device_needs_reset(void **state)
 	virtio_dev_unlock(&t.vdev);
 	assert_int_equal(t.irqs, 1);
 	assert_true(status() & S_NEEDS_RESET);
-	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(isr(), VIRTIO_MMIO_INT_CONFIG);
 	vfd_post(&d, 0, &b, 1);
 	vfd_kick(&d, 0);
 	assert_int_equal(t.notified[0], 0);
@@ -677,7 +690,7 @@ static void activate_failure(void **state)
 	t.activate_ret = -ENOMEM;
 	assert_false(vfd_bringup(&d, F_VERSION_1, 2, 16, RINGS));
 	assert_int_equal(t.activations, 1);
-	assert_int_equal(status(), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK | S_NEEDS_RESET);
+	assert_int_equal(status(), S_LIVE | S_NEEDS_RESET);
 	assert_int_equal(t.irqs, 1);
 	vfd_kick(&d, 0);
 	assert_int_equal(t.notified[0], 0);
@@ -685,7 +698,7 @@ static void activate_failure(void **state)
 	assert_true(vfd_bringup(&d, F_VERSION_1, 2, 16, RINGS));
 }
 
-/* ---- configuration space ----------------------------------------------------------- */
+/* ---- configuration space ----------------------------------------------------- */
 
 static void config_space(void **state)
 {
@@ -739,7 +752,7 @@ static void config_space(void **state)
 			assert_int_equal(t.config[i], 0xa0 + i);
 }
 
-/* ---- the whole trip through registers ---------------------------------------------- */
+/* ---- the whole trip through registers ---------------------------------------- */
 
 static void round_trip(void **state)
 {
@@ -756,13 +769,13 @@ static void round_trip(void **state)
 	vfd_kick(&d, 0);
 	assert_int_equal(t.notified[0], 1);
 	assert_int_equal(t.irqs, 1);
-	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(isr(), VIRTIO_MMIO_INT_VRING);
 	assert_true(vfd_used(&d, 0, &id, &len));
 	assert_int_equal(id, head);
 	assert_int_equal(len, 5);
 	assert_memory_equal(ram + BUF + 0x100, "hello", 5);
 	vfd_wr(&d, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
-	assert_int_equal(vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	assert_int_equal(isr(), 0);
 
 	/* A hostile chain on the same path: completed empty, device alive. */
 	vfd_desc(&d, 0, 7, BUF, 16, VRING_DESC_F_NEXT, 7);
@@ -777,11 +790,11 @@ static void round_trip(void **state)
 	vfd_set_avail_idx(&d, 0, 100);
 	vfd_kick(&d, 0);
 	assert_true(status() & S_NEEDS_RESET);
-	assert_true(vfd_rd(&d, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+	assert_true(isr() & VIRTIO_MMIO_INT_CONFIG);
 	assert_false(vfd_used(&d, 0, &id, &len));
 }
 
-/* ---- ops checked at init ------------------------------------------------------------- */
+/* ---- ops checked at init ----------------------------------------------------- */
 
 static void init_rejects_bad_ops(void **state)
 {

@@ -35,7 +35,8 @@ static const struct {
 	{ 0, S_ACK },
 	{ S_ACK, S_ACK | S_DRIVER },
 	{ S_ACK | S_DRIVER, S_ACK | S_DRIVER | S_FEATURES_OK },
-	{ S_ACK | S_DRIVER | S_FEATURES_OK, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK },
+	{ S_ACK | S_DRIVER | S_FEATURES_OK,
+	  S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK },
 };
 
 static const char *dev_name(const struct virtio_dev *dev)
@@ -148,7 +149,8 @@ int virtio_dev_pop(struct virtio_dev *dev, unsigned int qidx,
 		return -EAGAIN;
 	ret = virtq_pop(&dev->vqs[qidx], dev->mem, chain);
 	if (ret == -EIO && !(dev->st.status & S_NEEDS_RESET)) {
-		log_guest_once("%s: queue %u broken, device needs reset", dev_name(dev), qidx);
+		log_guest_once("%s: queue %u broken, device needs reset", dev_name(dev),
+			       qidx);
 		virtio_dev_needs_reset(dev);
 	}
 	return ret;
@@ -181,6 +183,7 @@ static void dev_reset(struct virtio_dev *dev)
 	if (dev->ops->reset)
 		dev->ops->reset(dev);
 	dev->active = false;
+	dev->reset_count++;
 	memset(&dev->st, 0, sizeof(dev->st));
 	dev->st.device_features = offered;
 	dev->st.config_generation = generation;
@@ -224,8 +227,8 @@ static void dev_activate(struct virtio_dev *dev)
 		if (q->num > ops->queue_max[i])
 			ret = -EINVAL;
 		else
-			ret = virtq_init(&dev->vqs[i], dev->mem, q->num, q->desc, q->driver,
-					 q->device, dev->st.driver_features);
+			ret = virtq_init(&dev->vqs[i], dev->mem, q->num, q->desc,
+					 q->driver, q->device, dev->st.driver_features);
 		if (ret) {
 			log_guest_once("%s: queue %u (size %u, desc %#" PRIx64
 				       ", avail %#" PRIx64 ", used %#" PRIx64 ") invalid",
@@ -238,7 +241,8 @@ static void dev_activate(struct virtio_dev *dev)
 	if (ops->activate) {
 		ret = ops->activate(dev);
 		if (ret) {
-			log_warn("%s: activation failed: %s", dev_name(dev), strerror(-ret));
+			log_warn("%s: activation failed: %s", dev_name(dev),
+				 strerror(-ret));
 			dev->active = false;
 			virtio_dev_needs_reset(dev);
 		}
@@ -305,7 +309,8 @@ static struct virtio_queue_cfg *writable_queue(struct virtio_dev *dev)
 	uint32_t s = dev->st.status;
 
 	if (!(s & S_FEATURES_OK) || (s & (S_DRIVER_OK | S_FAILED | S_NEEDS_RESET))) {
-		log_guest_once("%s: queue register written in status %#x", dev_name(dev), s);
+		log_guest_once("%s: queue register written in status %#x", dev_name(dev),
+			       s);
 		return NULL;
 	}
 	if (dev->st.queue_sel >= dev->ops->nr_queues) {
@@ -425,8 +430,8 @@ static void reg_write(struct virtio_dev *dev, uint64_t offset, uint32_t v)
 	case VIRTIO_MMIO_QUEUE_USED_HIGH:
 		break;
 	default:
-		log_guest_once("%s: write to register %#" PRIx64 " ignored", dev_name(dev),
-			       offset);
+		log_guest_once("%s: write to register %#" PRIx64 " ignored",
+			       dev_name(dev), offset);
 		return;
 	}
 
@@ -497,8 +502,8 @@ void vmmio_read(void *opaque, uint64_t offset, void *data, unsigned int size)
 	}
 	/* 4.2.2.2: control registers take 32-bit aligned accesses only. */
 	if (size != 4) {
-		log_guest_once("%s: %u-byte read of register %#" PRIx64, dev_name(dev), size,
-			       offset);
+		log_guest_once("%s: %u-byte read of register %#" PRIx64, dev_name(dev),
+			       size, offset);
 		return;
 	}
 	virtio_dev_lock(dev);

@@ -29,7 +29,8 @@ static uint64_t desc_bytes(uint32_t size)
 
 static uint64_t avail_bytes(uint32_t size)
 {
-	return offsetof(struct vring_avail, ring) + sizeof(uint16_t) * ((uint64_t)size + 1);
+	return offsetof(struct vring_avail, ring) +
+	       sizeof(uint16_t) * ((uint64_t)size + 1);
 }
 
 static uint64_t used_bytes(uint32_t size)
@@ -152,7 +153,7 @@ static int indirect_table(const struct virtq *vq, const struct guest_mem *mem,
 			  const uint8_t **table)
 {
 	if (!vq->st.indirect) {
-		log_guest_once("virtq: indirect descriptor without VIRTIO_RING_F_INDIRECT_DESC");
+		log_guest_once("virtq: indirect descriptor, not negotiated");
 		return -EINVAL;
 	}
 	/* 2.7.5.3.1: "The driver MUST NOT set the VIRTQ_DESC_F_INDIRECT flag
@@ -167,7 +168,8 @@ static int indirect_table(const struct virtq *vq, const struct guest_mem *mem,
 		log_guest_once("virtq: indirect descriptor with NEXT set");
 		return -EINVAL;
 	}
-	if (d->len == 0 || d->len % DESC_SIZE || d->len / DESC_SIZE > VIRTQ_MAX_INDIRECT) {
+	if (d->len == 0 || d->len % DESC_SIZE ||
+	    d->len / DESC_SIZE > VIRTQ_MAX_INDIRECT) {
 		log_guest_once("virtq: indirect table of %u bytes", d->len);
 		return -EINVAL;
 	}
@@ -197,7 +199,8 @@ static int chain_add(struct virtq_chain *c, const struct guest_mem *mem,
 	}
 	/* Both sums stay <= VIRTQ_MAX_CHAIN_BYTES, so this cannot wrap. */
 	if (d->len > VIRTQ_MAX_CHAIN_BYTES - c->readable_len - c->writable_len) {
-		log_guest_once("virtq: chain longer than %u bytes", VIRTQ_MAX_CHAIN_BYTES);
+		log_guest_once("virtq: chain longer than %u bytes",
+			       VIRTQ_MAX_CHAIN_BYTES);
 		return -E2BIG;
 	}
 	c->segs[c->nr_segs].addr = p;
@@ -264,7 +267,8 @@ static int chain_walk(const struct virtq *vq, const struct guest_mem *mem,
 			return 0;
 		idx = d.next;
 		if (idx >= table_size) {
-			log_guest_once("virtq: next %u past a table of %u", idx, table_size);
+			log_guest_once("virtq: next %u past a table of %u", idx,
+				       table_size);
 			return -EINVAL;
 		}
 	}
@@ -279,7 +283,7 @@ static int break_queue(struct virtq *vq)
 int virtq_pop(struct virtq *vq, const struct guest_mem *mem,
 	      struct virtq_chain *chain)
 {
-	uint16_t avail_idx, pending, head;
+	uint16_t avail_idx, pending, head, *slot;
 
 	chain_clear(chain);
 	chain->head = 0;
@@ -310,8 +314,8 @@ int virtq_pop(struct virtq *vq, const struct guest_mem *mem,
 		return break_queue(vq);
 	}
 
-	head = le16toh(__atomic_load_n(
-		&vq->avail->ring[vq->st.last_avail & (vq->st.size - 1)], __ATOMIC_RELAXED));
+	slot = &vq->avail->ring[vq->st.last_avail & (vq->st.size - 1)];
+	head = le16toh(__atomic_load_n(slot, __ATOMIC_RELAXED));
 	vq->st.last_avail++;
 	if (head >= vq->st.size) {
 		/* Nothing to complete: a used element with this id would be
@@ -342,7 +346,8 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 		return -EIO;
 	if (!vq->used || head >= vq->st.size || !inflight_test(vq, head)) {
 		/* A device pushing after a reset it raced with, or a bug. */
-		log_guest_once("virtq: completion of head %u, which is not in flight", head);
+		log_guest_once("virtq: completion of head %u, which is not in flight",
+			       head);
 		return -EINVAL;
 	}
 	inflight_set(vq, head, false);
@@ -357,22 +362,22 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 
 bool virtq_needs_notify(struct virtq *vq)
 {
-	uint16_t old = vq->st.signalled_used, new = vq->st.used_idx;
+	uint16_t old = vq->st.signalled_used, new = vq->st.used_idx, event;
 
 	if (!vq->used || vq->st.broken || old == new)
 		return false;
 	vq->st.signalled_used = new;
-	/* 2.7.10: our used index store must be visible before we read the
+	/* 2.7.7: our used index store must be visible before we read the
 	 * driver's suppression state, or both sides could skip. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!vq->st.event_idx) {
-		uint16_t flags = le16toh(__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED));
+		uint16_t flags = __atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED);
 
-		return !(flags & VRING_AVAIL_F_NO_INTERRUPT);
+		return !(le16toh(flags) & VRING_AVAIL_F_NO_INTERRUPT);
 	}
-	/* 2.7.10.1: interrupt when used_event lies in [old, new). */
-	return vring_need_event(le16toh(__atomic_load_n(used_event(vq), __ATOMIC_RELAXED)),
-				new, old);
+	/* 2.7.7.2: interrupt when used_event lies in [old, new). */
+	event = __atomic_load_n(used_event(vq), __ATOMIC_RELAXED);
+	return vring_need_event(le16toh(event), new, old);
 }
 
 bool virtq_chain_has_readable(const struct virtq_chain *chain, uint64_t n)

@@ -138,7 +138,7 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 
 /*
  * Whether the driver wants an interrupt for what was pushed since the last
- * call (virtio 1.2 section 2.7.10): with EVENT_IDX, when the used index
+ * call (virtio 1.2 section 2.7.7): with EVENT_IDX, when the used index
  * passed used_event; without it, unless VRING_AVAIL_F_NO_INTERRUPT is set.
  * False when nothing was pushed since the last call. Records the decision:
  * call it once per batch of pushes and interrupt when it says so.

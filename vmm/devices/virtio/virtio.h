@@ -36,9 +36,10 @@
  *     expect dev->lock held; callbacks already hold it, other threads lock;
  *   - callbacks must not take dev->lock nor wait for a thread that might;
  *   - a device that drops the lock between pop and push (long I/O) must
- *     expect a reset in between: virtq_push then refuses a head popped
- *     before the reset (-EINVAL), and nothing is written to guest memory;
- *     buffers it still holds point into guest RAM, which stays mapped.
+ *     expect a reset in between: it notes dev->reset_count at pop and
+ *     pushes only if it is unchanged (after a reset and a new DRIVER_OK the
+ *     same head may be in flight again, for another request). Buffers it
+ *     still holds point into guest RAM, which stays mapped.
  *   - signal_irq (host side) is called with the lock held; it must not call
  *     back into the device (the VM writes an irqfd).
  *
@@ -129,6 +130,7 @@ struct virtio_dev {
 	void (*signal_irq)(struct virtio_dev *dev);
 	void *irq_opaque;   /* for signal_irq; the transport never reads it */
 	bool active;        /* activate() succeeded and no reset since */
+	uint32_t reset_count; /* incremented by every reset */
 };
 
 /*
@@ -143,7 +145,8 @@ int virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops,
 		    void (*signal_irq)(struct virtio_dev *dev),
 		    void *irq_opaque) __must_check;
 
-/* Free what init took. The device must be quiescent. */
+/* Free what a successful init took; safe on a zeroed struct. No thread may
+ * use the device any more. */
 void virtio_dev_destroy(struct virtio_dev *dev);
 
 void virtio_dev_lock(struct virtio_dev *dev);
