@@ -167,7 +167,7 @@ static int setup_devices(struct vm *vm, char *why, size_t len)
 		  .opaque = &vm->com1, .read = serial_read, .write = serial_write },
 		{ .base = COM2_PORT, .len = SERIAL_NR_REGS, .name = "ttyS1",
 		  .opaque = &vm->com2, .read = serial_read, .write = serial_write },
-		{ .base = COCOON_PORT_EXIT, .len = 2, .name = "guestctl",
+		{ .base = COCOON_PORT_EXIT, .len = 4, .name = "guestctl",
 		  .opaque = &vm->ctl, .read = guestctl_read, .write = guestctl_write },
 	};
 

@@ -23,7 +23,8 @@ struct guestctl {
 void guestctl_init(struct guestctl *g, void (*on_exit)(void *opaque, int status),
 		   void *opaque);
 
-/* Bus handlers for the two-port range starting at COCOON_PORT_EXIT. */
+/* Bus handlers for the four-port range starting at COCOON_PORT_EXIT (the
+ * 32-bit exit write covers 0x600-0x603; the timer is the byte at 0x601). */
 void guestctl_read(void *opaque, uint64_t offset, void *data, unsigned int size);
 void guestctl_write(void *opaque, uint64_t offset, const void *data,
 		    unsigned int size);
