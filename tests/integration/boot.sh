@@ -79,6 +79,19 @@ timings)
 		[ -n "$v" ] && [ "$v" -gt 0 ] || fail "phase $phase missing or not positive: $err"
 	done
 	;;
+guest-dies)
+	# No init: the kernel panics, panic=-1 reboots, reboot=t triple-faults.
+	run --kernel-append "rdinit=/no/such/init" -- true
+	expect_status 125
+	expect_err_line "before reporting an exit status; run with --console"
+	;;
+watchdog)
+	# An init that never reaches guest-init's first mark: the boot watchdog
+	# must end the run with a clear line instead of hanging.
+	run --boot-timeout 2 --kernel-append "rdinit=/bin/sleep -- 100000" -- true
+	expect_status 125
+	expect_err_line "the guest made no progress in 2 s"
+	;;
 missing-kernel)
 	"$exec_" "$cocoon" run --kernel "$tmp/nope" -- true >"$tmp/out" 2>"$tmp/err"
 	status=$?; err=$(cat "$tmp/err")
@@ -104,10 +117,13 @@ memory-too-small)
 	;;
 kvm-unreadable)
 	# A KVM device node the caller may not open: as an unprivileged user.
+	# (The kernel is copied where that user may read it.)
 	mknod -m 600 "$tmp/kvm" c 10 232
+	cp "$kernel" "$tmp/vmlinux"
 	chmod 755 "$tmp"
+	chmod 644 "$tmp/vmlinux"
 	COCOON_KVM_DEVICE=$tmp/kvm "$exec_" setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$cocoon" run --kernel "$kernel" -- true >"$tmp/out" 2>"$tmp/err"
+		"$cocoon" run --kernel "$tmp/vmlinux" -- true >"$tmp/out" 2>"$tmp/err"
 	status=$?; err=$(cat "$tmp/err")
 	expect_status 125
 	expect_err_line "$tmp/kvm: permission denied"
