@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/virtio_mmio.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "boot/layout.h"
 #include "boot/x86_64_cpu.h"
 #include "cpio.h"
+#include "devices/virtio/mmio.h"
 #include "initramfs.h"
 #include "log.h"
 #include "jobspec.h"
@@ -125,6 +127,83 @@ static void guest_exit(void *opaque, int status)
 	vm_request_stop(opaque, VM_EXITED, status, "exited");
 }
 
+static void virtio_irq(struct virtio_dev *dev)
+{
+	const struct vm_virtio *slot = dev->irq_opaque;
+	uint64_t one = 1;
+
+	/* An eventfd write cannot block: the counter saturates long after. */
+	if (write(slot->irq_fd, &one, sizeof(one)) < 0)
+		log_debug("%s irqfd: %s", dev->ops->name, strerror(errno));
+}
+
+int vm_add_virtio(struct vm *vm, struct virtio_dev *dev,
+		  void (*destroy)(struct virtio_dev *dev), const int *kick_fds,
+		  unsigned int nr_kicks, char *why, size_t len)
+{
+	struct vm_virtio *slot;
+	struct kvm_irqfd irqfd = { 0 };
+	struct bus_range range;
+	int ret;
+
+	if (vm->nr_virtio == VM_MAX_VIRTIO)
+		return fail(why, len, -ENOSPC, "%s: more than %d virtio devices",
+			    dev->ops->name, VM_MAX_VIRTIO);
+	slot = &vm->virtio[vm->nr_virtio];
+	*slot = (struct vm_virtio){
+		.base = LAYOUT_VIRTIO_MMIO_BASE + vm->nr_virtio * (uint64_t)VMMIO_SIZE,
+		.gsi = VM_VIRTIO_FIRST_GSI + vm->nr_virtio,
+		.irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+	};
+	if (slot->irq_fd < 0)
+		return fail(why, len, -errno, "%s: eventfd: %s", dev->ops->name,
+			    strerror(errno));
+	irqfd.fd = (uint32_t)slot->irq_fd;
+	irqfd.gsi = slot->gsi;
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		ret = fail(why, len, -errno, "%s: KVM_IRQFD: %s", dev->ops->name,
+			   strerror(errno));
+		goto err_close;
+	}
+	for (unsigned int q = 0; q < nr_kicks; q++) {
+		struct kvm_ioeventfd io = {
+			.datamatch = q,
+			.addr = slot->base + VIRTIO_MMIO_QUEUE_NOTIFY,
+			.len = 4,
+			.fd = kick_fds[q],
+			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+		};
+
+		if (kick_fds[q] < 0)
+			continue;
+		if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+			ret = fail(why, len, -errno, "%s: KVM_IOEVENTFD: %s",
+				   dev->ops->name, strerror(errno));
+			goto err_close;
+		}
+	}
+	range = (struct bus_range){ .base = slot->base, .len = VMMIO_SIZE,
+		.name = dev->ops->name, .opaque = dev,
+		.read = vmmio_read, .write = vmmio_write };
+	ret = bus_add(&vm->mmio, &range);
+	if (ret) {
+		fail(why, len, ret, "%s: cannot place it on the MMIO bus", dev->ops->name);
+		goto err_close;
+	}
+	dev->signal_irq = virtio_irq;
+	dev->irq_opaque = slot;
+	slot->dev = dev;
+	slot->destroy = destroy;
+	vm->nr_virtio++;
+	return 0;
+
+err_close:
+	/* Closing the eventfd also drops the irqfd and ioeventfds using it. */
+	close(slot->irq_fd);
+	slot->irq_fd = -1;
+	return ret;
+}
+
 /* ---- preparation -------------------------------------------------------- */
 
 static int setup_memory(struct vm *vm, char *why, size_t len)
@@ -189,6 +268,7 @@ static int setup_devices(struct vm *vm, char *why, size_t len)
 static int build_cmdline(const struct vm *vm, char *buf, size_t size)
 {
 	const struct vm_config *cfg = vm->cfg;
+	size_t used;
 	int n;
 
 	/*
@@ -198,12 +278,25 @@ static int build_cmdline(const struct vm *vm, char *buf, size_t size)
 	 * unless shown: every byte on it is a VM exit.
 	 */
 	n = snprintf(buf, size,
-		     "console=ttyS0 8250.nr_uarts=2 reboot=t panic=-1 rdinit=/init%s%s%s",
-		     (cfg->console || cfg->console_log) ? "" : " quiet",
-		     cfg->kernel_append ? " " : "",
-		     cfg->kernel_append ? cfg->kernel_append : "");
+		     "console=ttyS0 8250.nr_uarts=2 reboot=t panic=-1 rdinit=/init%s",
+		     (cfg->console || cfg->console_log) ? "" : " quiet");
 	if (n < 0 || (size_t)n >= size)
 		return -E2BIG;
+	used = (size_t)n;
+	/* Each virtio-mmio device: "virtio_mmio.device=<size>@<base>:<irq>". */
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		n = snprintf(buf + used, size - used, " virtio_mmio.device=4K@%#llx:%u",
+			     (unsigned long long)vm->virtio[i].base, vm->virtio[i].gsi);
+		if (n < 0 || (size_t)n >= size - used)
+			return -E2BIG;
+		used += (size_t)n;
+	}
+	/* The user's arguments last, so that they win. */
+	if (cfg->kernel_append) {
+		n = snprintf(buf + used, size - used, " %s", cfg->kernel_append);
+		if (n < 0 || (size_t)n >= size - used)
+			return -E2BIG;
+	}
 	return 0;
 }
 
@@ -313,6 +406,7 @@ int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t t_start,
 	vm->t_start = t_start;
 	vm->kvm.fd = vm->vm_fd = vm->stop_fd = vm->console_log_fd = -1;
 	vm->mem.fd = -1;
+	vm->loop.epfd = vm->loop.wake_fd = -1;
 
 	ret = map_kernel(vm, why, len);
 	if (ret)
@@ -332,6 +426,9 @@ int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t t_start,
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
 		return fail(why, len, -errno, "eventfd: %s", strerror(errno));
+	ret = evloop_init(&vm->loop);
+	if (ret)
+		return fail(why, len, ret, "event loop: %s", strerror(-ret));
 	vm->vm_fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return fail(why, len, -errno, "KVM_CREATE_VM: %s", strerror(errno));
@@ -397,6 +494,10 @@ enum vm_outcome vm_go(struct vm *vm)
 				strerror(errno));
 		goto out;
 	}
+	if (evloop_start(&vm->loop)) {
+		vm_request_stop(vm, VM_FAILED, 125, "cannot start the event loop");
+		goto out;
+	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		int ret = vcpu_start(&vm->vcpus[i]);
 
@@ -448,6 +549,7 @@ enum vm_outcome vm_go(struct vm *vm)
 	}
 out:
 	stop_all(vm);
+	evloop_stop(&vm->loop);
 	if (ep >= 0)
 		close(ep);
 	if (tfd >= 0)
@@ -476,6 +578,17 @@ void vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm->nr_vcpus = 0;
+	/* Device threads stop before devices go, devices before memory. */
+	evloop_destroy(&vm->loop);
+	for (unsigned int i = 0; i < vm->nr_virtio; i++) {
+		struct vm_virtio *slot = &vm->virtio[i];
+
+		if (slot->destroy)
+			slot->destroy(slot->dev);
+		if (slot->irq_fd >= 0)
+			close(slot->irq_fd);
+	}
+	vm->nr_virtio = 0;
 	gm_destroy(&vm->mem);
 	unmap_kernel(vm);
 	if (vm->vm_fd >= 0)

@@ -19,11 +19,15 @@
 #include "config.h"
 #include "devices/guestctl.h"
 #include "devices/serial.h"
+#include "devices/virtio/virtio.h"
+#include "evloop.h"
 #include "kvm.h"
 #include "memory.h"
 #include "util.h"
 
 #define VM_MAX_VCPUS 32
+#define VM_MAX_VIRTIO 16  /* virtio-mmio slots, one page and one GSI each */
+#define VM_VIRTIO_FIRST_GSI 5 /* GSIs 5..20: above the UARTs' 3 and 4 */
 
 enum vm_outcome {
 	VM_RUNNING = 0,
@@ -45,6 +49,15 @@ struct vcpu {
 	int started;
 };
 
+/* One virtio-mmio device as the VM placed it. */
+struct vm_virtio {
+	struct virtio_dev *dev;
+	void (*destroy)(struct virtio_dev *dev); /* frees the device */
+	uint64_t base;  /* MMIO base address */
+	unsigned int gsi;
+	int irq_fd;     /* KVM irqfd: a write injects the device's interrupt */
+};
+
 struct vm {
 	const struct vm_config *cfg;
 	struct kvm kvm;
@@ -60,6 +73,9 @@ struct vm {
 	size_t kernel_len;
 	struct vcpu vcpus[VM_MAX_VCPUS];
 	unsigned int nr_vcpus;
+	struct evloop loop;  /* device back-ends run here */
+	struct vm_virtio virtio[VM_MAX_VIRTIO];
+	unsigned int nr_virtio;
 	int stop_fd;        /* eventfd: a vCPU asks the loop to stop */
 	int console_log_fd; /* --console-log, or -1 */
 
@@ -89,6 +105,18 @@ enum vm_outcome vm_go(struct vm *vm);
 /* Ask the VM to stop. Safe from any thread; only the first call counts. */
 void vm_request_stop(struct vm *vm, enum vm_outcome outcome, int status,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Place a virtio device on the next virtio-mmio slot: its MMIO page, an
+ * irqfd for its interrupt, a KVM ioeventfd for each queue's kick (kick_fds[q],
+ * -1 for none: such kicks reach ops->queue_notify on the vCPU thread), and
+ * its virtio_mmio.device= kernel argument. On success the VM owns the device
+ * and calls destroy(dev) in vm_destroy; on failure the caller still does.
+ * Only during vm_prepare (before vCPUs run).
+ */
+int vm_add_virtio(struct vm *vm, struct virtio_dev *dev,
+		  void (*destroy)(struct virtio_dev *dev), const int *kick_fds,
+		  unsigned int nr_kicks, char *why, size_t why_len) __must_check;
 
 /* Print the --timings line on stderr. */
 void vm_print_timings(const struct vm *vm, uint64_t t_exit);
