@@ -21,12 +21,32 @@
  *   "env"     "KEY=VALUE"  repeated; the workload's whole environment
  *   "cwd"     "/path"      working directory (default "/")
  *   "hostname" <string>    optional
+ *   "root"    "/dev/vda"   optional: the block device holding the container's
+ *                          root filesystem (erofs or ext4, probed in that
+ *                          order); absent: the workload runs in the initramfs
+ *   "root_rw" "1"          optional: mount the root device read-write, with no
+ *                          overlay (default: read-only + tmpfs overlay)
+ *   "user"    <string>     optional: "uid", "uid:gid", "name" or "name:group";
+ *                          names resolve in the root's /etc/passwd, /etc/group
+ *   "rlimit"  "NAME=SOFT:HARD"  repeated; NAME as in RLIMIT_NAME without the
+ *                          prefix, lower case ("nofile"); "unlimited" allowed
+ *   "tty"     "1"          optional: the workload gets a terminal (-t)
+ *   "stdin"   "1"          optional: keep stdin open (-i); otherwise /dev/null
  * Unknown keys are ignored so that an older init can boot a newer spec.
  * The file is at most COCOON_SPEC_MAX bytes.
  *
- * Workload stdio (until virtio-console exists): the second 16550 UART, which
- * the guest sees as /dev/ttyS1. guest-init puts it in raw mode so bytes pass
- * unchanged; the VMM copies them to its stdout. ttyS0 is the kernel console.
+ * Workload stdio: a multiport virtio-console (virtio 1.2, 5.3). Port 0 is
+ * the console port (/dev/hvc0): with "tty" it is the workload's terminal.
+ * The other ports are named (VIRTIO_CONSOLE_PORT_NAME) and appear in the
+ * guest as /dev/vportNpM with /sys/class/virtio-ports/vportNpM/name:
+ *   COCOON_PORT_STDIN    host -> guest; the host closing it means EOF
+ *   COCOON_PORT_STDOUT   guest -> host, to cocoon's stdout, byte-exact
+ *   COCOON_PORT_STDERR   guest -> host, to cocoon's stderr
+ *   COCOON_PORT_CONTROL  host -> guest lines: "signal N\n" asks guest-init to
+ *                        forward signal N to the workload
+ * Until that console exists (and as a fallback when it is absent) the second
+ * 16550 UART, /dev/ttyS1 in raw mode, carries stdout and stderr merged.
+ * ttyS0 is the kernel console.
  */
 #ifndef COCOON_GUEST_ABI_H
 #define COCOON_GUEST_ABI_H
@@ -39,6 +59,11 @@ enum cocoon_mark {
 	COCOON_MARK_WORKLOAD_EXEC = 2, /* in the child, just before execve */
 	COCOON_MARK_WORKLOAD_EXIT = 3, /* the workload has been reaped */
 };
+
+#define COCOON_PORT_STDIN "cocoon.stdin"
+#define COCOON_PORT_STDOUT "cocoon.stdout"
+#define COCOON_PORT_STDERR "cocoon.stderr"
+#define COCOON_PORT_CONTROL "cocoon.control"
 
 #define COCOON_SPEC_PATH "/cocoon/spec"
 #define COCOON_SPEC_MAX (1u << 20)

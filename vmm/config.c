@@ -29,6 +29,7 @@ void config_defaults(struct vm_config *cfg)
 	if (s && config_parse_uint(s, 1, CONFIG_MAX_BOOT_TIMEOUT_S, &secs) == 0)
 		cfg->boot_timeout_ms = (unsigned int)secs * 1000u;
 	cfg->cwd = "/";
+	cfg->stop_timeout_s = CONFIG_DEFAULT_STOP_TIMEOUT_S;
 }
 
 int config_parse_uint(const char *s, unsigned long min, unsigned long max,
@@ -111,6 +112,107 @@ int config_set_env(struct vm_config *cfg, const char *kv)
 	return 0;
 }
 
+static int bad(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int bad(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static const char *const rlimit_names[] = {
+	"as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue",
+	"nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",
+};
+
+static int parse_rlimit_value(const char *s, size_t len)
+{
+	char buf[32];
+	unsigned long v;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (strcmp(buf, "unlimited") == 0 || strcmp(buf, "-1") == 0)
+		return 0;
+	return config_parse_uint(buf, 0, ULONG_MAX, &v);
+}
+
+int config_add_rlimit(struct vm_config *cfg, const char *spec)
+{
+	const char *eq = strchr(spec, '='), *colon;
+	bool known = false;
+
+	if (!eq || cfg->nrlimits == CONFIG_MAX_RLIMITS)
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(rlimit_names); i++)
+		if (strlen(rlimit_names[i]) == (size_t)(eq - spec) &&
+		    strncmp(spec, rlimit_names[i], (size_t)(eq - spec)) == 0)
+			known = true;
+	if (!known)
+		return -EINVAL;
+	colon = strchr(eq + 1, ':');
+	if (colon) {
+		if (parse_rlimit_value(eq + 1, (size_t)(colon - eq - 1)) ||
+		    parse_rlimit_value(colon + 1, strlen(colon + 1)))
+			return -EINVAL;
+	} else if (parse_rlimit_value(eq + 1, strlen(eq + 1))) {
+		return -EINVAL;
+	}
+	cfg->rlimits[cfg->nrlimits++] = spec;
+	return 0;
+}
+
+int config_read_env_file(struct vm_config *cfg, const char *path, char *why,
+			 size_t why_len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf, *line, *save = NULL;
+	size_t len;
+	int lineno = 0, ret = 0;
+
+	if (!f)
+		return bad(why, why_len, "--env-file %s: %s", path, strerror(errno));
+	buf = malloc(CONFIG_ENV_FILE_MAX + 1);
+	if (!buf) {
+		fclose(f);
+		return bad(why, why_len, "--env-file %s: out of memory", path);
+	}
+	len = fread(buf, 1, CONFIG_ENV_FILE_MAX + 1, f);
+	fclose(f);
+	if (len > CONFIG_ENV_FILE_MAX) {
+		free(buf);
+		return bad(why, why_len, "--env-file %s: larger than 1 MiB", path);
+	}
+	buf[len] = '\0';
+	/* Docker's format: KEY=VALUE or KEY per line; # comments; no quoting.
+	 * The buffer is kept: the environment points into it. */
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		size_t l = strlen(line);
+
+		if (l && line[l - 1] == '\r')
+			line[--l] = '\0';
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (!*line || *line == '#')
+			continue;
+		ret = config_set_env(cfg, line);
+		if (ret) {
+			bad(why, why_len, "--env-file %s: line %d: %s", path, lineno,
+			    ret == -EINVAL ? "empty variable name" : "too many variables");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 enum {
 	OPT_KERNEL = 256,
 	OPT_KERNEL_APPEND,
@@ -122,6 +224,12 @@ enum {
 	OPT_TIMINGS,
 	OPT_HOSTNAME,
 	OPT_LOG_LEVEL,
+	OPT_ROOTFS,
+	OPT_ROOTFS_RW,
+	OPT_DISK,
+	OPT_ENV_FILE,
+	OPT_ULIMIT,
+	OPT_STOP_TIMEOUT,
 };
 
 static const struct option run_options[] = {
@@ -137,21 +245,17 @@ static const struct option run_options[] = {
 	{ "workdir", required_argument, NULL, 'w' },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+	{ "rootfs-rw", no_argument, NULL, OPT_ROOTFS_RW },
+	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
+	{ "user", required_argument, NULL, 'u' },
+	{ "tty", no_argument, NULL, 't' },
+	{ "interactive", no_argument, NULL, 'i' },
+	{ "ulimit", required_argument, NULL, OPT_ULIMIT },
+	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
-
-static int bad(char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int bad(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 		     size_t why_len)
@@ -167,7 +271,7 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 	optind = 1;
 	opterr = 0;
 	/* "+": stop at the first non-option, which starts the command. */
-	while ((opt = getopt_long(argc, argv, "+:e:w:", run_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:e:w:u:ti", run_options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:
 			cfg->kernel_path = optarg;
@@ -244,6 +348,61 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 					   "--log-level %s: use error, warn, info or debug",
 					   optarg);
 			log_set_level(level);
+			break;
+		case OPT_ROOTFS:
+			cfg->rootfs = optarg;
+			break;
+		case OPT_ROOTFS_RW:
+			cfg->rootfs_rw = true;
+			break;
+		case OPT_DISK: {
+			struct vm_disk *d = &cfg->disks[cfg->nr_disks];
+			char *colon = strrchr(optarg, ':');
+
+			if (cfg->nr_disks == CONFIG_MAX_DISKS)
+				return bad(why, why_len, "--disk %s: more than %d disks",
+					   optarg, CONFIG_MAX_DISKS);
+			d->read_only = false;
+			if (colon && strcmp(colon, ":ro") == 0) {
+				*colon = '\0'; /* optarg points into our own argv */
+				d->read_only = true;
+			} else if (colon && strcmp(colon, ":rw") == 0) {
+				*colon = '\0';
+			}
+			if (!*optarg)
+				return bad(why, why_len, "--disk: empty path");
+			d->path = optarg;
+			cfg->nr_disks++;
+			break;
+		}
+		case OPT_ENV_FILE:
+			ret = config_read_env_file(cfg, optarg, why, why_len);
+			if (ret)
+				return ret;
+			break;
+		case 'u':
+			if (!*optarg || strlen(optarg) > 256)
+				return bad(why, why_len, "-u %s: not a user", optarg);
+			cfg->user = optarg;
+			break;
+		case 't':
+			cfg->tty = true;
+			break;
+		case 'i':
+			cfg->interactive = true;
+			break;
+		case OPT_ULIMIT:
+			ret = config_add_rlimit(cfg, optarg);
+			if (ret)
+				return bad(why, why_len,
+					   "--ulimit %s: use NAME=SOFT[:HARD], e.g. nofile=1024:4096",
+					   optarg);
+			break;
+		case OPT_STOP_TIMEOUT:
+			if (config_parse_uint(optarg, 0, CONFIG_MAX_BOOT_TIMEOUT_S, &n))
+				return bad(why, why_len,
+					   "--stop-timeout %s: not a number of seconds", optarg);
+			cfg->stop_timeout_s = (unsigned int)n;
 			break;
 		case ':':
 			return bad(why, why_len, "%s: needs a value", argv[optind - 1]);

@@ -13,10 +13,19 @@
 #include "util.h"
 
 #define CONFIG_MAX_ENV 4096
+#define CONFIG_MAX_DISKS 8      /* --disk images, besides the root filesystem */
+#define CONFIG_MAX_RLIMITS 16
+#define CONFIG_ENV_FILE_MAX (1u << 20)
+#define CONFIG_DEFAULT_STOP_TIMEOUT_S 10u
 #define CONFIG_DEFAULT_MEM (128ull << 20)
 #define CONFIG_DEFAULT_BOOT_TIMEOUT_MS 10000u /* hardware KVM boots in << 1 s */
 #define CONFIG_MAX_BOOT_TIMEOUT_S 86400u
 #define CONFIG_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct vm_disk {
+	const char *path;
+	bool read_only;
+};
 
 struct vm_config {
 	const char *kvm_path;      /* default /dev/kvm, or $COCOON_KVM_DEVICE */
@@ -36,6 +45,18 @@ struct vm_config {
 	const char *env[CONFIG_MAX_ENV];
 	const char *cwd;
 	const char *hostname;
+	const char *user;          /* -u: "uid[:gid]" or "name[:group]", or NULL */
+	bool tty;                  /* -t */
+	bool interactive;          /* -i */
+	size_t nrlimits;
+	const char *rlimits[CONFIG_MAX_RLIMITS]; /* "name=soft:hard" */
+	unsigned int stop_timeout_s;
+
+	/* Block devices: the root filesystem is /dev/vda, then --disk ones. */
+	const char *rootfs;        /* NULL: the default image */
+	bool rootfs_rw;
+	unsigned int nr_disks;
+	struct vm_disk disks[CONFIG_MAX_DISKS];
 };
 
 /* Set defaults (reads COCOON_KVM_DEVICE and COCOON_BOOT_TIMEOUT). */
@@ -58,6 +79,14 @@ int config_parse_uint(const char *s, unsigned long min, unsigned long max,
  * is skipped when unset there. -EINVAL for an empty key, -E2BIG when full.
  */
 int config_set_env(struct vm_config *cfg, const char *kv) __must_check;
+
+/* Add a --ulimit NAME=SOFT[:HARD] (names as Docker's). 0 or -EINVAL. */
+int config_add_rlimit(struct vm_config *cfg, const char *spec) __must_check;
+
+/* Read a Docker-style env file (KEY=VALUE lines, # comments). 0 or -EINVAL
+ * with a reason naming the file and line. */
+int config_read_env_file(struct vm_config *cfg, const char *path, char *why,
+			 size_t why_len) __must_check;
 
 /*
  * Parse `cocoon run` arguments (argv[0] is "run"). On error returns -EINVAL

@@ -43,6 +43,19 @@ int jobspec_build_cpio(const struct vm_config *cfg, struct cpio_buf *c)
 	put(&b, "cwd", cfg->cwd);
 	if (cfg->hostname)
 		put(&b, "hostname", cfg->hostname);
+	/* The root filesystem is always the first virtio-blk disk. */
+	if (cfg->rootfs)
+		put(&b, "root", "/dev/vda");
+	if (cfg->rootfs && cfg->rootfs_rw)
+		put(&b, "root_rw", "1");
+	if (cfg->user)
+		put(&b, "user", cfg->user);
+	for (size_t i = 0; i < cfg->nrlimits; i++)
+		put(&b, "rlimit", cfg->rlimits[i]);
+	if (cfg->tty)
+		put(&b, "tty", "1");
+	if (cfg->interactive)
+		put(&b, "stdin", "1");
 	ret = b.err;
 	if (!ret)
 		ret = cpio_add_dir(c, "cocoon", 0755);
