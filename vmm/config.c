@@ -299,10 +299,9 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 			break;
 		}
 		case OPT_CPUS:
-			if (config_parse_uint(optarg, 1, 1, &n))
-				return bad(why, why_len,
-					   "--cpus %s: only 1 vCPU is supported so far",
-					   optarg);
+			if (config_parse_uint(optarg, 1, CONFIG_MAX_CPUS, &n))
+				return bad(why, why_len, "--cpus %s: must be 1-%d", optarg,
+					   CONFIG_MAX_CPUS);
 			cfg->cpus = (unsigned int)n;
 			break;
 		case OPT_CONSOLE:

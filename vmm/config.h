@@ -13,6 +13,7 @@
 #include "util.h"
 
 #define CONFIG_MAX_ENV 4096
+#define CONFIG_MAX_CPUS 32      /* MP table and VM_MAX_VCPUS */
 #define CONFIG_MAX_DISKS 8      /* --disk images, besides the root filesystem */
 #define CONFIG_MAX_RLIMITS 16
 #define CONFIG_ENV_FILE_MAX (1u << 20)

@@ -79,6 +79,11 @@ timings)
 		[ -n "$v" ] && [ "$v" -gt 0 ] || fail "phase $phase missing or not positive: $err"
 	done
 	;;
+smp)
+	run --cpus 4 -- sh -c 'nproc; grep -c ^processor /proc/cpuinfo'
+	expect_status 0
+	[ "$out" = "$(printf '4\n4')" ] || fail "a 4-vCPU guest sees: $out"
+	;;
 guest-dies)
 	# No init: the kernel panics, panic=-1 reboots, reboot=t triple-faults.
 	run --kernel-append "rdinit=/no/such/init" -- true

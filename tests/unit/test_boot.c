@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "boot/layout.h"
+#include "boot/mptable.h"
 #include "boot/x86_64.h"
 
 /* ---- a synthetic PVH vmlinux --------------------------------------------- */
@@ -346,9 +347,56 @@ static void initrd_too_big(void **state)
 	free(iov.iov_base);
 }
 
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+
+	while (n--)
+		s = (uint8_t)(s + *p++);
+	return s;
+}
+
+static void mp_table(void **state)
+{
+	const uint8_t *fp, *hdr, *p;
+	unsigned int cpus = 0, bsp = 0, ioints = 0;
+
+	(void)state;
+	assert_int_equal(mptable_write(&mem, 0), -EINVAL);
+	assert_int_equal(mptable_write(&mem, MPTABLE_MAX_CPUS + 1), -EINVAL);
+	assert_int_equal(mptable_write(&mem, MPTABLE_MAX_CPUS), 0);
+	assert_int_equal(mptable_write(&mem, 4), 0);
+	fp = gm_ptr(&mem, LAYOUT_EBDA, 16);
+	assert_memory_equal(fp, "_MP_", 4);
+	assert_int_equal(sum(fp, 16), 0);
+	hdr = gm_ptr(&mem, *(const uint32_t *)(fp + 4), 44);
+	assert_non_null(hdr);
+	assert_memory_equal(hdr, "PCMP", 4);
+	uint16_t len = *(const uint16_t *)(hdr + 4);
+	assert_true(LAYOUT_EBDA + 16 + len <= LAYOUT_HIMEM);
+	assert_int_equal(sum(hdr, len), 0);
+	p = hdr + 44;
+	for (uint16_t i = 0; i < *(const uint16_t *)(hdr + 34); i++) {
+		if (p[0] == 0) {
+			assert_int_equal(p[1], cpus); /* APIC ids 0..n-1 */
+			bsp += (p[3] & 2) != 0;
+			cpus++;
+			p += 20;
+		} else {
+			ioints += p[0] == 3;
+			p += 8;
+		}
+	}
+	assert_int_equal(p - hdr, len);
+	assert_int_equal(cpus, 4);
+	assert_int_equal(bsp, 1);
+	assert_int_equal(ioints, MPTABLE_IRQS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(mp_table),
 		cmocka_unit_test(elf_good),
 		cmocka_unit_test(elf_malformed),
 		cmocka_unit_test(bzimage_good),

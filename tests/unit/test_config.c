@@ -125,7 +125,8 @@ static void run_errors(void **state)
 	EXPECT_BAD("--memory lots: not a size", 3, "run", "--memory", "lots");
 	EXPECT_BAD("--memory 100T", 3, "run", "--memory", "100T");
 	EXPECT_BAD("multiple of 4K", 3, "run", "--memory", "33554433B");
-	EXPECT_BAD("--cpus 0", 3, "run", "--cpus", "0");
+	EXPECT_BAD("--cpus 0: must be 1-32", 3, "run", "--cpus", "0");
+	EXPECT_BAD("--cpus 33", 3, "run", "--cpus", "33");
 	EXPECT_BAD("--boot-timeout x", 3, "run", "--boot-timeout", "x");
 	EXPECT_BAD("-e =v: empty variable name", 3, "run", "-e", "=v");
 	EXPECT_BAD("-w rel: the working directory must be absolute", 3, "run", "-w", "rel");
