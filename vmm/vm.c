@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "boot/layout.h"
+#include "boot/mptable.h"
 #include "boot/x86_64_cpu.h"
 #include "cpio.h"
 #include "devices/virtio/mmio.h"
@@ -362,6 +363,8 @@ static int load_kernel(struct vm *vm, char *why, size_t len)
 			    &vm->boot, &berr);
 	if (ret)
 		fail(why, len, ret, "kernel %s: %s", path, berr.msg);
+	else if ((ret = mptable_write(&vm->mem, vm->cfg->cpus)) != 0)
+		fail(why, len, ret, "cannot write the MP table: %s", strerror(-ret));
 out:
 	cpio_free(&spec);
 	unmap_kernel(vm); /* its bytes are in guest memory now */
