@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -136,6 +138,53 @@ static void run_errors(void **state)
 	EXPECT_BAD("--hostname", 3, "run", "--hostname", "");
 }
 
+static void docker_like_options(void **state)
+{
+	static struct vm_config cfg;
+	static char disk1[] = "/img/a.img:ro", disk2[] = "/img/b.img";
+	char why[256];
+	char path[] = "/tmp/cocoon-envfile-XXXXXX";
+	int fd = mkstemp(path);
+	static const char text[] = "# comment\n\nFOO=bar baz\r\n  SPACED=1\nEMPTY=\n";
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	assert_int_equal(parse(&cfg, why, 18, "run", "--rootfs", "/r.erofs", "--rootfs-rw",
+			       "--disk", disk1, "--disk", disk2, "-u", "1000:100", "-t", "-i",
+			       "--ulimit", "nofile=100:200", "--env-file", path,
+			       "--", "id"), 0);
+	assert_string_equal(cfg.rootfs, "/r.erofs");
+	assert_true(cfg.rootfs_rw);
+	assert_int_equal(cfg.nr_disks, 2);
+	assert_string_equal(cfg.disks[0].path, "/img/a.img");
+	assert_true(cfg.disks[0].read_only);
+	assert_string_equal(cfg.disks[1].path, "/img/b.img");
+	assert_false(cfg.disks[1].read_only);
+	assert_string_equal(cfg.user, "1000:100");
+	assert_true(cfg.tty && cfg.interactive);
+	assert_int_equal(cfg.nrlimits, 1);
+	assert_string_equal(env_of(&cfg, "FOO"), "bar baz");
+	assert_string_equal(env_of(&cfg, "SPACED"), "1");
+	assert_string_equal(env_of(&cfg, "EMPTY"), "");
+	assert_string_equal(cfg.argv[0], "id");
+
+	EXPECT_BAD("--ulimit nofile=abc", 3, "run", "--ulimit", "nofile=abc");
+	EXPECT_BAD("--ulimit bogus=1", 3, "run", "--ulimit", "bogus=1");
+	EXPECT_BAD("--ulimit nofile", 3, "run", "--ulimit", "nofile");
+	assert_int_equal(parse(&cfg, why, 3, "run", "--ulimit", "core=unlimited"), 0);
+	EXPECT_BAD("--env-file /no/such/file: No such file", 3, "run", "--env-file", "/no/such/file");
+	EXPECT_BAD("--stop-timeout x", 3, "run", "--stop-timeout", "x");
+	EXPECT_BAD("-u : not a user", 3, "run", "-u", "");
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "OK=1\n=bad\n", 10), 10);
+	close(fd);
+	EXPECT_BAD("line 2: empty variable name", 3, "run", "--env-file", path);
+	unlink(path);
+}
+
 static void boot_timeout_env(void **state)
 {
 	struct vm_config cfg;
@@ -157,6 +206,7 @@ int main(void)
 		cmocka_unit_test(uints),
 		cmocka_unit_test(run_options),
 		cmocka_unit_test(run_errors),
+		cmocka_unit_test(docker_like_options),
 		cmocka_unit_test(boot_timeout_env),
 	};
 
