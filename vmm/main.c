@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "initramfs.h"
 #include "jobspec.h"
 #include "log.h"
+#include "hostterm.h"
 #include "vcpu.h"
 #include "vm.h"
 
@@ -59,29 +61,33 @@ static void usage(FILE *f)
 		"127 not found; 128+N killed by signal N\n");
 }
 
+/* buf = "<directory of the cocoon binary>/rel" when that file is readable. */
+static bool beside_exe(const char *rel, char *buf, size_t size)
+{
+	char exe[PATH_MAX];
+	char *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	return snprintf(buf, size, "%s/%s", exe, rel) < (int)size && access(buf, R_OK) == 0;
+}
+
 /* Where `cocoon run` finds its kernel when --kernel is not given. */
 static const char *default_kernel(char *buf, size_t size)
 {
 	const char *env = getenv("COCOON_KERNEL");
-	char exe[PATH_MAX];
-	ssize_t n;
 
 	if (env && *env)
 		return env;
 	/* Next to the binary: build/cocoon finds build/kernel/vmlinux. */
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		char *slash;
-
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			if (snprintf(buf, size, "%s/kernel/vmlinux", exe) < (int)size &&
-			    access(buf, R_OK) == 0)
-				return buf;
-		}
-	}
+	if (beside_exe("kernel/vmlinux", buf, size))
+		return buf;
 #ifdef COCOON_KERNEL_DIR
 	snprintf(buf, size, "%s/vmlinux", COCOON_KERNEL_DIR);
 	if (access(buf, R_OK) == 0)
@@ -90,11 +96,30 @@ static const char *default_kernel(char *buf, size_t size)
 	return NULL;
 }
 
+/*
+ * The root filesystem when --rootfs is not given: $COCOON_ROOTFS, or the
+ * busybox image next to the binary (build/images/busybox.erofs).
+ */
+static const char *default_rootfs(char *buf, size_t size)
+{
+	const char *env = getenv("COCOON_ROOTFS");
+
+	if (env && *env)
+		return env;
+	if (beside_exe("images/busybox.erofs", buf, size))
+		return buf;
+	return NULL;
+}
+
+#define NO_ROOTFS_MSG                                                                  \
+	"no root filesystem image found: build the default one (cmake --build build "   \
+	"--target busybox-image), or name one with --rootfs or $COCOON_ROOTFS"
+
 static int cmd_run(int argc, char **argv, uint64_t t_start)
 {
 	static struct vm_config cfg;
 	static struct vm vm;
-	char kernel_buf[PATH_MAX];
+	char kernel_buf[PATH_MAX], rootfs_buf[PATH_MAX];
 	char why[512];
 	enum vm_outcome outcome;
 	sigset_t block;
@@ -113,6 +138,13 @@ static int cmd_run(int argc, char **argv, uint64_t t_start)
 			return EXIT_COCOON_FAILED;
 		}
 	}
+	if (!cfg.rootfs) {
+		cfg.rootfs = default_rootfs(rootfs_buf, sizeof(rootfs_buf));
+		if (!cfg.rootfs) {
+			log_error(NO_ROOTFS_MSG);
+			return EXIT_COCOON_FAILED;
+		}
+	}
 
 	/* The event loop takes these through a signalfd; vCPU threads inherit
 	 * the mask and unblock only their kick signal. */
@@ -120,6 +152,7 @@ static int cmd_run(int argc, char **argv, uint64_t t_start)
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGWINCH);
 	sigaddset(&block, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -133,7 +166,19 @@ static int cmd_run(int argc, char **argv, uint64_t t_start)
 		vm_destroy(&vm);
 		return EXIT_COCOON_FAILED;
 	}
+	/* -t: raw mode while the VM runs, so that keys reach the guest's
+	 * terminal as typed (^C included). hostterm.h restores it on every way
+	 * out; here first, before any message is printed. Without a terminal
+	 * on stdin there is nothing to set. */
+	if (cfg.tty) {
+		int ret = hostterm_raw_enter(STDIN_FILENO);
+
+		if (ret && ret != -ENOTTY)
+			log_warn("-t: cannot put the terminal in raw mode: %s",
+				 strerror(-ret));
+	}
 	outcome = vm_go(&vm);
+	hostterm_restore();
 	status = vm.status;
 	switch (outcome) {
 	case VM_EXITED:
@@ -160,13 +205,22 @@ static int cmd_initramfs(int argc, char **argv)
 {
 	static struct vm_config cfg;
 	struct cpio_buf spec;
-	char why[512];
+	char why[512], rootfs_buf[PATH_MAX];
 	int ret;
 
 	config_defaults(&cfg);
 	if (config_parse_run(&cfg, argc, argv, why, sizeof(why))) {
 		log_error("%s", why);
 		return EXIT_COCOON_FAILED;
+	}
+	/* Same spec as `run`: the root is /dev/vda, which the other VMM must
+	 * provide (the image itself is not part of the initramfs). */
+	if (!cfg.rootfs) {
+		cfg.rootfs = default_rootfs(rootfs_buf, sizeof(rootfs_buf));
+		if (!cfg.rootfs) {
+			log_error(NO_ROOTFS_MSG);
+			return EXIT_COCOON_FAILED;
+		}
 	}
 	if (isatty(STDOUT_FILENO)) {
 		log_error("initramfs: refusing to write a binary archive to a terminal");

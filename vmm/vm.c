@@ -23,10 +23,13 @@
 #include "boot/mptable.h"
 #include "boot/x86_64_cpu.h"
 #include "cpio.h"
+#include "devices/virtio/blk.h"
 #include "devices/virtio/mmio.h"
+#include "devices/virtio/rng.h"
 #include "initramfs.h"
 #include "log.h"
 #include "jobspec.h"
+#include "hostterm.h"
 #include "vcpu.h"
 
 /* KVM needs three pages for the TSS and one for the identity map (VMX
@@ -240,6 +243,78 @@ static int setup_memory(struct vm *vm, char *why, size_t len)
 	return 0;
 }
 
+/* The terminal whose size the guest's console gets with -t: stdin's, else
+ * stdout's. */
+static int host_winsize(uint16_t *cols, uint16_t *rows)
+{
+	if (hostterm_winsize(STDIN_FILENO, cols, rows) == 0)
+		return 0;
+	return hostterm_winsize(STDOUT_FILENO, cols, rows);
+}
+
+/* One of cocoon's stdio fds for the console; -1 when it cannot be had (the
+ * stream's output is then dropped, or there is no input). */
+static int console_host_fd(int fd, bool for_write)
+{
+	int ret = vcon_open_host_fd(fd, for_write);
+
+	if (ret < 0) {
+		log_debug("virtio-console: cocoon's fd %d: %s", fd, strerror(-ret));
+		return -1;
+	}
+	return ret;
+}
+
+/*
+ * The workload's stdio: a multiport virtio-console (guest-init/abi.h).
+ * cocoon's stdin is read only with -i or -t; otherwise the guest's stdin
+ * port stays closed and reads as EOF. One eventfd takes every queue's kick.
+ */
+static int add_console(struct vm *vm, char *why, size_t len)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct vcon_host host = { .in_fd = -1, .tty = cfg->tty };
+	int kicks[VCON_NR_QUEUES];
+	struct vcon *con;
+	int ret;
+
+	if (cfg->interactive || cfg->tty)
+		host.in_fd = console_host_fd(STDIN_FILENO, false);
+	host.out_fd = console_host_fd(STDOUT_FILENO, true);
+	host.err_fd = console_host_fd(STDERR_FILENO, true);
+	if (cfg->tty && host_winsize(&host.cols, &host.rows))
+		host.cols = host.rows = 0; /* not a terminal: no size */
+	ret = vcon_create(&vm->mem, &vm->loop, &host, &con);
+	if (ret)
+		return fail(why, len, ret, "virtio-console: %s", strerror(-ret));
+	for (unsigned int q = 0; q < VCON_NR_QUEUES; q++)
+		kicks[q] = vcon_kick_fd(con);
+	ret = vm_add_virtio(vm, vcon_dev(con), vcon_destroy, kicks, VCON_NR_QUEUES,
+			    why, len);
+	if (ret) {
+		vcon_destroy(vcon_dev(con));
+		return ret;
+	}
+	vm->con = con;
+	return 0;
+}
+
+/* virtio-rng: seeds the guest's CRNG, so getrandom() never waits at boot. */
+static int add_rng(struct vm *vm, char *why, size_t len)
+{
+	struct vrng *rng;
+	int kick, ret;
+
+	ret = vrng_create(&vm->mem, &vm->loop, &rng);
+	if (ret)
+		return fail(why, len, ret, "virtio-rng: %s", strerror(-ret));
+	kick = vrng_kick_fd(rng);
+	ret = vm_add_virtio(vm, vrng_dev(rng), vrng_destroy, &kick, 1, why, len);
+	if (ret)
+		vrng_destroy(vrng_dev(rng));
+	return ret;
+}
+
 static int setup_devices(struct vm *vm, char *why, size_t len)
 {
 	const struct bus_range ranges[] = {
@@ -250,6 +325,7 @@ static int setup_devices(struct vm *vm, char *why, size_t len)
 		{ .base = COCOON_PORT_EXIT, .len = 4, .name = "guestctl",
 		  .opaque = &vm->ctl, .read = guestctl_read, .write = guestctl_write },
 	};
+	int ret;
 
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
@@ -257,11 +333,64 @@ static int setup_devices(struct vm *vm, char *why, size_t len)
 	serial_init(&vm->com2, stdio_out, com2_irq, &vm->com2);
 	guestctl_init(&vm->ctl, guest_exit, vm);
 	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
-		int ret = bus_add(&vm->pio, &ranges[i]);
-
+		ret = bus_add(&vm->pio, &ranges[i]);
 		if (ret)
 			return fail(why, len, ret, "cannot place device %s: %s",
 				    ranges[i].name, strerror(-ret));
+	}
+	/* The first virtio devices, in this order: console, rng (block
+	 * devices come after them). */
+	ret = add_console(vm, why, len);
+	if (!ret)
+		ret = add_rng(vm, why, len);
+	return ret;
+}
+
+/* One virtio-blk disk; errors name the option and the file. */
+static int add_disk(struct vm *vm, const char *opt, const char *path, bool read_only,
+		    char *why, size_t len)
+{
+	char reason[200];
+	struct vblk *blk;
+	const int *kicks;
+	unsigned int nr;
+	int ret;
+
+	ret = vblk_create(&blk, &vm->mem, &vm->loop, path, read_only, reason,
+			  sizeof(reason));
+	if (ret)
+		return fail(why, len, ret, "%s %s: %s", opt, path, reason);
+	kicks = vblk_kick_fds(blk, &nr);
+	ret = vm_add_virtio(vm, vblk_dev(blk), vblk_destroy, kicks, nr, reason,
+			    sizeof(reason));
+	if (ret) {
+		vblk_destroy(vblk_dev(blk));
+		return fail(why, len, ret, "%s %s: %s", opt, path, reason);
+	}
+	return 0;
+}
+
+/*
+ * Block devices come after every other virtio device, in this order: the
+ * root filesystem is the first virtio-blk disk (/dev/vda, as the job spec
+ * says), then the --disk images (vdb, vdc, ...). Linux names the disks in
+ * the order of their virtio_mmio.device= arguments.
+ */
+static int setup_disks(struct vm *vm, char *why, size_t len)
+{
+	const struct vm_config *cfg = vm->cfg;
+	int ret;
+
+	if (cfg->rootfs) {
+		ret = add_disk(vm, "--rootfs", cfg->rootfs, !cfg->rootfs_rw, why, len);
+		if (ret)
+			return ret;
+	}
+	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
+		ret = add_disk(vm, "--disk", cfg->disks[i].path, cfg->disks[i].read_only,
+			       why, len);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -453,6 +582,8 @@ int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t t_start,
 	if (!ret)
 		ret = setup_devices(vm, why, len);
 	if (!ret)
+		ret = setup_disks(vm, why, len);
+	if (!ret)
 		ret = load_kernel(vm, why, len);
 	if (!ret)
 		ret = setup_vcpus(vm, why, len);
@@ -474,24 +605,72 @@ static void stop_all(struct vm *vm)
 		vcpu_stop(&vm->vcpus[i]);
 }
 
+/*
+ * SIGINT, SIGTERM, SIGHUP, docker-like: each is forwarded to the workload
+ * ("signal N" on the console's control port, which guest-init reads); the
+ * first also starts the stop timer. A second SIGINT (^C again) stops the VM
+ * at once, as does any signal without a console or with --stop-timeout 0;
+ * the status is then 128 + the first signal. SIGWINCH: the terminal's new
+ * size for the guest's console (-t).
+ */
+static void on_signal(struct vm *vm, int signo, int *first, int stop_tfd)
+{
+	const unsigned int timeout = vm->cfg->stop_timeout_s;
+	const struct itimerspec stop = { .it_value = { .tv_sec = (time_t)timeout } };
+	uint16_t cols, rows;
+
+	if (signo == SIGWINCH) {
+		if (vm->con && vm->cfg->tty && host_winsize(&cols, &rows) == 0)
+			vcon_set_winsize(vm->con, cols, rows);
+		return;
+	}
+	if (!*first) {
+		*first = signo;
+		if (!vm->con || !timeout || timerfd_settime(stop_tfd, 0, &stop, NULL) < 0)
+			goto stop;
+	} else if (signo == SIGINT) {
+		goto stop;
+	}
+	if (vcon_send_signal(vm->con, signo))
+		log_debug("signal %d not forwarded: the guest does not read its "
+			  "control port", signo);
+	return;
+stop:
+	vm_request_stop(vm, VM_SIGNALED, 128 + *first, "stopped by signal %d", *first);
+}
+
+/* The workload exited; what it wrote may still be in the console's rings.
+ * Write it out, unless a signal (not SIGWINCH) says not to wait. */
+static void drain_console(struct vm *vm, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	while (vcon_drain(vm->con, sfd) == -EINTR) {
+		if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGWINCH)
+			return;
+	}
+}
+
 enum vm_outcome vm_go(struct vm *vm)
 {
 	struct itimerspec watchdog = {
 		.it_value = { .tv_sec = vm->cfg->boot_timeout_ms / 1000,
 			      .tv_nsec = (long)(vm->cfg->boot_timeout_ms % 1000) * 1000000 },
 	};
-	int ep = -1, tfd = -1, sfd = -1;
+	int ep = -1, tfd = -1, sfd = -1, stop_tfd = -1, first_signal = 0;
 	sigset_t sigs;
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGWINCH);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	stop_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || tfd < 0 || ep < 0 || add_fd(ep, vm->stop_fd) ||
-	    add_fd(ep, sfd) || add_fd(ep, tfd) ||
+	if (sfd < 0 || tfd < 0 || stop_tfd < 0 || ep < 0 || add_fd(ep, vm->stop_fd) ||
+	    add_fd(ep, sfd) || add_fd(ep, tfd) || add_fd(ep, stop_tfd) ||
 	    timerfd_settime(tfd, 0, &watchdog, NULL) < 0) {
 		vm_request_stop(vm, VM_FAILED, 125, "event loop set-up: %s",
 				strerror(errno));
@@ -529,8 +708,15 @@ enum vm_outcome vm_go(struct vm *vm)
 				struct signalfd_siginfo si;
 
 				if (read(sfd, &si, sizeof(si)) == sizeof(si))
-					vm_request_stop(vm, VM_SIGNALED, 128 + (int)si.ssi_signo,
-							"stopped by signal %u", si.ssi_signo);
+					on_signal(vm, (int)si.ssi_signo, &first_signal, stop_tfd);
+			} else if (fd == stop_tfd) {
+				uint64_t ticks;
+
+				if (read(stop_tfd, &ticks, sizeof(ticks)) < 0)
+					continue;
+				vm_request_stop(vm, VM_SIGNALED, 128 + first_signal,
+						"the workload did not stop within %u s of signal %d",
+						vm->cfg->stop_timeout_s, first_signal);
 			} else if (fd == tfd) {
 				uint64_t ticks;
 
@@ -553,10 +739,15 @@ enum vm_outcome vm_go(struct vm *vm)
 out:
 	stop_all(vm);
 	evloop_stop(&vm->loop);
+	if (vm->con && sfd >= 0 &&
+	    __atomic_load_n(&vm->outcome, __ATOMIC_ACQUIRE) == VM_EXITED)
+		drain_console(vm, sfd);
 	if (ep >= 0)
 		close(ep);
 	if (tfd >= 0)
 		close(tfd);
+	if (stop_tfd >= 0)
+		close(stop_tfd);
 	if (sfd >= 0)
 		close(sfd);
 	return (enum vm_outcome)__atomic_load_n(&vm->outcome, __ATOMIC_ACQUIRE);
@@ -592,6 +783,7 @@ void vm_destroy(struct vm *vm)
 			close(slot->irq_fd);
 	}
 	vm->nr_virtio = 0;
+	vm->con = NULL;
 	gm_destroy(&vm->mem);
 	unmap_kernel(vm);
 	if (vm->vm_fd >= 0)

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "devices/guestctl.h"
 #include "devices/serial.h"
+#include "devices/virtio/console.h"
 #include "devices/virtio/virtio.h"
 #include "evloop.h"
 #include "kvm.h"
@@ -34,7 +35,9 @@ enum vm_outcome {
 	VM_EXITED,     /* guest-init reported the workload's status */
 	VM_GUEST_DIED, /* the guest stopped without reporting (panic, reset) */
 	VM_WATCHDOG,   /* no guest progress before the boot timeout */
-	VM_SIGNALED,   /* cocoon got SIGINT/SIGTERM/SIGHUP */
+	VM_SIGNALED,   /* stopped after cocoon got SIGINT/SIGTERM/SIGHUP: the
+			* workload did not exit within --stop-timeout of the
+			* forwarded signal, or a second SIGINT came */
 	VM_FAILED,     /* the host side failed */
 };
 
@@ -76,6 +79,7 @@ struct vm {
 	struct evloop loop;  /* device back-ends run here */
 	struct vm_virtio virtio[VM_MAX_VIRTIO];
 	unsigned int nr_virtio;
+	struct vcon *con;   /* the workload's stdio (owned by its virtio slot) */
 	int stop_fd;        /* eventfd: a vCPU asks the loop to stop */
 	int console_log_fd; /* --console-log, or -1 */
 
@@ -99,6 +103,12 @@ int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t t_start,
 /*
  * Run until the VM stops. Returns the outcome; vm->status holds the exit
  * status to report and vm->reason explains any outcome but VM_EXITED.
+ * SIGINT, SIGTERM and SIGHUP (blocked by the caller) are forwarded to the
+ * workload through the console's control port, docker-like; a second SIGINT
+ * or cfg->stop_timeout_s after the first forwarded signal stops the VM
+ * (VM_SIGNALED, status 128 + that first signal). SIGWINCH (blocked too)
+ * sends the terminal's size with -t. After VM_EXITED, the workload's output
+ * still in the console's rings is written out before returning.
  */
 enum vm_outcome vm_go(struct vm *vm);
 

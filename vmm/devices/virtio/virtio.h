@@ -65,8 +65,8 @@
 #include "../../util.h"
 #include "queue.h"
 
-/* Most queues of one device. */
-#define VIRTIO_MAX_QUEUES 8u
+/* Most queues of one device (a multiport console with 5 ports has 12). */
+#define VIRTIO_MAX_QUEUES 16u
 /* Most bytes of device-specific configuration (0x100..0xfff in the page). */
 #define VIRTIO_CONFIG_MAX 0xf00u
 

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-rng, the entropy device (virtio 1.2 section 5.4): one request
+ * queue; the device fills the device-writable part of each chain with bytes
+ * from the host's getrandom() and completes it with the number written.
+ *
+ * A hostile guest must not make the host spin: each request is served up to
+ * VRNG_MAX_REQUEST bytes (the rest of its buffer is left as it was and the
+ * used length says so, as 5.4.6.1 allows), and one turn of the event loop
+ * serves at most VRNG_MAX_BATCH bytes; the device then kicks itself and
+ * lets the other handlers run first. A chain with a driver-readable part or
+ * no device-writable part is completed with length 0 (5.4.6.1: the device
+ * only writes).
+ *
+ * Threads: vrng_process runs on the event-loop thread (or a test's) and takes
+ * the device lock; the transport's callbacks run on vCPU threads. The device
+ * has no host state besides its kick eventfd, so snapshotting it is the
+ * transport's state alone.
+ */
+#ifndef COCOON_VIRTIO_RNG_H
+#define COCOON_VIRTIO_RNG_H
+
+#include <stdbool.h>
+
+#include "../../evloop.h"
+#include "../../memory.h"
+#include "../../util.h"
+#include "virtio.h"
+
+#define VRNG_QUEUE_SIZE 64u
+#define VRNG_MAX_REQUEST (64u * 1024)   /* bytes served per chain */
+#define VRNG_MAX_BATCH (256u * 1024)    /* bytes served per event-loop turn */
+
+struct vrng;
+
+/*
+ * Create the device for guest memory `mem`. With `loop` (may be NULL, for
+ * tests), its kick eventfd is watched there and every kick serves the queue.
+ * Returns 0 or -errno.
+ */
+int vrng_create(const struct guest_mem *mem, struct evloop *loop,
+		struct vrng **out) __must_check;
+
+/* The embedded transport device, for vm_add_virtio. */
+struct virtio_dev *vrng_dev(struct vrng *rng);
+
+/* The eventfd that KVM's ioeventfd for the request queue should signal. */
+int vrng_kick_fd(const struct vrng *rng);
+
+/*
+ * Serve available requests, at most VRNG_MAX_BATCH bytes. Takes the device
+ * lock. Returns true when the batch limit stopped it (the device has kicked
+ * itself to come back), false when the queue is empty or the device is not
+ * active.
+ */
+bool vrng_process(struct vrng *rng);
+
+/* Free the device (the `destroy` of vm_add_virtio). Safe on NULL. */
+void vrng_destroy(struct virtio_dev *dev);
+
+#endif
