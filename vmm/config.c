@@ -32,6 +32,14 @@ void config_defaults(struct vm_config *cfg)
 	cfg->stop_timeout_s = CONFIG_DEFAULT_STOP_TIMEOUT_S;
 }
 
+void config_free(struct vm_config *cfg)
+{
+	for (unsigned int i = 0; i < cfg->nr_env_files; i++)
+		free(cfg->env_files[i]);
+	cfg->nr_env_files = 0;
+	cfg->nenv = 0;
+}
+
 int config_parse_uint(const char *s, unsigned long min, unsigned long max,
 		      unsigned long *out)
 {
@@ -179,6 +187,11 @@ int config_read_env_file(struct vm_config *cfg, const char *path, char *why,
 
 	if (!f)
 		return bad(why, why_len, "--env-file %s: %s", path, strerror(errno));
+	if (cfg->nr_env_files == CONFIG_MAX_ENV_FILES) {
+		fclose(f);
+		return bad(why, why_len, "--env-file %s: more than %d env files", path,
+			   CONFIG_MAX_ENV_FILES);
+	}
 	buf = malloc(CONFIG_ENV_FILE_MAX + 1);
 	if (!buf) {
 		fclose(f);
@@ -191,8 +204,9 @@ int config_read_env_file(struct vm_config *cfg, const char *path, char *why,
 		return bad(why, why_len, "--env-file %s: larger than 1 MiB", path);
 	}
 	buf[len] = '\0';
+	cfg->env_files[cfg->nr_env_files++] = buf;
 	/* Docker's format: KEY=VALUE or KEY per line; # comments; no quoting.
-	 * The buffer is kept: the environment points into it. */
+	 * The buffer is kept until config_free: the environment points into it. */
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		lineno++;
 		size_t l = strlen(line);

@@ -17,6 +17,7 @@
 #define CONFIG_MAX_DISKS 8      /* --disk images, besides the root filesystem */
 #define CONFIG_MAX_RLIMITS 16
 #define CONFIG_ENV_FILE_MAX (1u << 20)
+#define CONFIG_MAX_ENV_FILES 16
 #define CONFIG_DEFAULT_STOP_TIMEOUT_S 10u
 #define CONFIG_DEFAULT_MEM (128ull << 20)
 #define CONFIG_DEFAULT_BOOT_TIMEOUT_MS 10000u /* hardware KVM boots in << 1 s */
@@ -58,10 +59,17 @@ struct vm_config {
 	bool rootfs_rw;
 	unsigned int nr_disks;
 	struct vm_disk disks[CONFIG_MAX_DISKS];
+
+	/* --env-file contents, which env[] points into; freed by config_free. */
+	unsigned int nr_env_files;
+	char *env_files[CONFIG_MAX_ENV_FILES];
 };
 
 /* Set defaults (reads COCOON_KVM_DEVICE and COCOON_BOOT_TIMEOUT). */
 void config_defaults(struct vm_config *cfg);
+
+/* Free what parsing allocated (env files). The config is unusable after. */
+void config_free(struct vm_config *cfg);
 
 /*
  * Parse a size: digits with an optional K, M, G or T suffix (binary units,

@@ -63,6 +63,7 @@ static int parse(struct vm_config *cfg, char *why, int argc, ...)
 		argv[i] = va_arg(ap, char *);
 	va_end(ap);
 	argv[argc] = NULL;
+	config_free(cfg);
 	config_defaults(cfg);
 	return config_parse_run(cfg, argc, argv, why, 256);
 }
