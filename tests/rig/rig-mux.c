@@ -29,6 +29,7 @@
  *   'N' host name                         'X' u32 exit status 0..255 (last frame)
  *   'M' modules tree for /lib/modules/$(uname -r)
  *   'F' u32 flags (FLAG_*)
+ *   'T' u64 host CLOCK_REALTIME in ns (the rig's RTC only has seconds)
  *   'G' start the command
  *   'I' stdin bytes   'i' stdin EOF
  *   'K' u32 signal to forward to the command's process group
@@ -85,31 +86,24 @@ static const char *prog = "kvm-exec";
 static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void msg(const char *fmt, ...)
 {
-	char buf[1024];
+	char line[1024];
+	size_t len, room;
 	va_list ap;
+	ssize_t w;
 	int n;
 
+	n = snprintf(line, sizeof(line), "%s: ", prog);
+	len = n > 0 ? (size_t)n : 0;
+	room = sizeof(line) - len - 1; /* keep one byte for the newline */
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	n = vsnprintf(line + len, room, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(buf) - 2)
-		n = (int)sizeof(buf) - 2;
-	buf[n++] = '\n';
-	{
-		/* One write: a line from us never interleaves with command output. */
-		char line[1100];
-		int m = snprintf(line, sizeof(line), "%s: %.*s", prog, n, buf);
-		ssize_t r;
-
-		if (m > 0) {
-			if ((size_t)m >= sizeof(line))
-				m = (int)sizeof(line) - 1;
-			r = write(2, line, (size_t)m);
-			(void)r;
-		}
-	}
+	if (n > 0)
+		len += (size_t)n < room ? (size_t)n : room - 1;
+	line[len++] = '\n';
+	/* One write, so a line from us never interleaves with command output. */
+	w = write(2, line, len);
+	(void)w;
 }
 
 static uint64_t now_ms(void)
@@ -390,6 +384,9 @@ static void host_cleanup_rundir(struct host *h)
 	if (!h->rundir)
 		return;
 	if (h->keep) {
+		/* Without its pid file, later runs do not sweep it away. */
+		snprintf(path, sizeof(path), "%s/pid", h->rundir);
+		(void)unlink(path);
 		msg("rig files kept in %s", h->rundir);
 		return;
 	}
@@ -494,7 +491,9 @@ static pid_t host_spawn_qemu(struct host *h, int qemu_sock, char **qargv)
 		nullfd = open("/dev/null", O_RDONLY);
 		if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
 			_exit(127);
-		if (dup2(qemu_sock, QEMU_FD) < 0)
+		if (qemu_sock == QEMU_FD)
+			(void)fcntl(QEMU_FD, F_SETFD, 0);
+		else if (dup2(qemu_sock, QEMU_FD) < 0)
 			_exit(127);
 		/* dup2 cleared FD_CLOEXEC on QEMU_FD; everything else we opened has it. */
 		execvp(qargv[0], qargv);
@@ -558,6 +557,14 @@ static void host_send_config(struct host *h, char **cmd)
 	if (h->moddir && *h->moddir)
 		frame_add(&h->out, 'M', h->moddir, strlen(h->moddir));
 	frame_add32(&h->out, 'F', h->flags);
+	{
+		struct timespec ts;
+		unsigned char p[8];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		put64(p, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+		frame_add(&h->out, 'T', p, sizeof(p));
+	}
 	frame_add(&h->out, 'G', NULL, 0);
 	h->started = 1;
 }
@@ -727,19 +734,27 @@ static int host_main(int argc, char **argv)
 	timeout_s = env_seconds("COCOON_RIG_TIMEOUT", 3600);
 	boot_s = env_seconds("COCOON_RIG_BOOT_TIMEOUT", 300);
 
-	make_sig_pipe();
-	for (i = 0; i < (int)(sizeof(forwarded) / sizeof(forwarded[0])); i++)
-		catch_signal(forwarded[i]);
-	catch_signal(SIGCHLD);
-	catch_signal(SIGALRM);
-	signal(SIGPIPE, SIG_IGN);
-
 	if (stdin_is_null())
 		h->flags |= FLAG_STDIN_NULL;
 	else
 		h->stdin_open = 1;
 	if (same_file(1, 2))
 		h->flags |= FLAG_MERGE_ERR;
+	/* With 0, 1 or 2 closed, our own pipes would take those numbers and
+	 * the command's output would land in them: plug the holes first. */
+	for (i = 0; i < 3; i++) {
+		if (fcntl(i, F_GETFD) < 0 && open("/dev/null", i ? O_WRONLY : O_RDONLY) != i) {
+			msg("cannot open /dev/null (exit status 125)");
+			exit(EXIT_RIG);
+		}
+	}
+
+	make_sig_pipe();
+	for (i = 0; i < (int)(sizeof(forwarded) / sizeof(forwarded[0])); i++)
+		catch_signal(forwarded[i]);
+	catch_signal(SIGCHLD);
+	catch_signal(SIGALRM);
+	signal(SIGPIPE, SIG_IGN);
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		msg("socketpair: %s (exit status 125)", strerror(errno));
@@ -1062,6 +1077,17 @@ static int guest_receive_config(struct guest *g)
 				if (len == 4)
 					g->flags = get32(p);
 				break;
+			case 'T':
+				if (len == 8) {
+					uint64_t ns = get64(p);
+					struct timespec ts = {
+						.tv_sec = (time_t)(ns / 1000000000u),
+						.tv_nsec = (long)(ns % 1000000000u),
+					};
+
+					(void)clock_settime(CLOCK_REALTIME, &ts);
+				}
+				break;
 			case 'L':
 				if (len == 20 && g->nlim < 64) {
 					g->lim[g->nlim].res = (int)get32(p);
@@ -1118,6 +1144,31 @@ static void guest_setup_modules(const char *moddir)
 	snprintf(target, sizeof(target), "/lib/modules/%s", uts.release);
 	if (mkdir(target, 0755) < 0 || mount(moddir, target, NULL, MS_BIND, NULL) < 0)
 		msg("bind %s on %s: %s", moddir, target, strerror(errno));
+}
+
+/* The rig's /run is a fresh tmpfs: recreate the caller's XDG_RUNTIME_DIR
+ * there (private, like the real one) so programs that put sockets in it work. */
+static void guest_make_runtime_dir(const struct guest *g)
+{
+	static const char key[] = "XDG_RUNTIME_DIR=";
+	char path[PATH_MAX];
+	size_t i;
+	char *p;
+
+	for (i = 0; i < g->envc; i++) {
+		if (strncmp(g->envp[i], key, sizeof(key) - 1) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s", g->envp[i] + sizeof(key) - 1);
+		if (strncmp(path, "/run/", 5) != 0)
+			return;
+		for (p = path + 5; (p = strchr(p, '/')); p++) {
+			*p = 0;
+			(void)mkdir(path, 0755);
+			*p = '/';
+		}
+		(void)mkdir(path, 0700);
+		return;
+	}
 }
 
 static void guest_child(struct guest *g, int in_r, int out_w, int err_w) __attribute__((noreturn));
@@ -1229,6 +1280,7 @@ static int guest_main(const char *root)
 	}
 	if (g->moddir)
 		guest_setup_modules(g->moddir);
+	guest_make_runtime_dir(g);
 	if (g->hostname)
 		(void)sethostname(g->hostname, strlen(g->hostname));
 	if (!g->cwd || chdir(g->cwd) < 0) {
