@@ -23,11 +23,18 @@
  *   "hostname" <string>    optional
  *   "root"    "/dev/vda"   optional: the block device holding the container's
  *                          root filesystem (erofs or ext4, probed in that
- *                          order); absent: the workload runs in the initramfs
- *   "root_rw" "1"          optional: mount the root device read-write, with no
- *                          overlay (default: read-only + tmpfs overlay)
- *   "user"    <string>     optional: "uid", "uid:gid", "name" or "name:group";
- *                          names resolve in the root's /etc/passwd, /etc/group
+ *                          order); absent: the workload runs in the initramfs,
+ *                          which has no userland
+ *   "root_rw" "1"          optional: mount the root device read-write (ext4),
+ *                          with no overlay (default: read-only + tmpfs overlay,
+ *                          writes vanish at exit); guest-init remounts it
+ *                          read-only at exit so the image is left clean
+ *   "user"    <string>     optional: USER[:GROUP] as docker -u takes it, each a
+ *                          name or a number; names resolve in the root's
+ *                          /etc/passwd and /etc/group (guest-init/passwd.h).
+ *                          guest-init sets HOME from the user's passwd entry
+ *                          when "env" has no HOME, and replaces HOME=/root
+ *                          for a user other than root
  *   "rlimit"  "NAME=SOFT:HARD"  repeated; NAME as in RLIMIT_NAME without the
  *                          prefix, lower case ("nofile"); "unlimited" allowed
  *   "tty"     "1"          optional: the workload gets a terminal (-t)
@@ -44,9 +51,22 @@
  *   COCOON_PORT_STDERR   guest -> host, to cocoon's stderr
  *   COCOON_PORT_CONTROL  host -> guest lines: "signal N\n" asks guest-init to
  *                        forward signal N to the workload
- * Until that console exists (and as a fallback when it is absent) the second
- * 16550 UART, /dev/ttyS1 in raw mode, carries stdout and stderr merged.
- * ttyS0 is the kernel console.
+ * guest-init's own messages ("cocoon-init: ...") go to COCOON_PORT_STDERR.
+ * What guest-init relies on from the host side of the console:
+ *   - each port's PORT_OPEN precedes its PORT_NAME: guest-init takes a port
+ *     as ready once its name shows in sysfs, and the guest driver makes
+ *     reads of a port the host has not opened return EOF (and writes block);
+ *   - all named ports appear within a few seconds of boot (guest-init waits
+ *     up to 3 s, then fails with 125);
+ *   - on the exit write the VMM still writes out every buffer the guest has
+ *     already queued on the stdout/stderr transmit queues: a guest write()
+ *     to a port returns once the buffer is queued and the host notified,
+ *     not when the host has consumed it (drivers/char/virtio_console.c
+ *     port_fops_write), and a port has no fsync. (hvc0 writes wait for
+ *     the host.)
+ * When the guest has no virtio console at all, the second 16550 UART,
+ * /dev/ttyS1 in raw mode, carries stdout and stderr merged (no stdin, no
+ * terminal). ttyS0 is the kernel console.
  */
 #ifndef COCOON_GUEST_ABI_H
 #define COCOON_GUEST_ABI_H

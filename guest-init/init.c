@@ -1,42 +1,80 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * guest-init: PID 1 of a cocoon microVM. Mounts the kernel filesystems,
- * reads the job spec, runs the workload with ttyS1 as its stdout/stderr,
- * reaps every process and reports the workload's status to the VMM.
+ * reads the job spec, finds the workload's stdio (the virtio-console ports,
+ * or ttyS1 without a virtio console), makes the container's block device
+ * the root, runs the workload as the requested user with its limits, reaps
+ * every process, forwards signals, and reports the workload's status to
+ * the VMM.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "abi.h"
 #include "hostio.h"
+#include "passwd.h"
+#include "ports.h"
+#include "rlimit.h"
+#include "rootfs.h"
 #include "spec.h"
 #include "status.h"
 #include "workload.h"
 
-#define WORKLOAD_TTY "/dev/ttyS1"
+/* Without a virtio console: stdout and stderr merged on the second UART. */
+#define SERIAL_TTY "/dev/ttyS1"
 
 /* What the workload child sends up the exec pipe when it cannot start. */
 struct start_report {
-	int stage; /* enum start_failure */
-	int err;   /* errno */
+	int stage;    /* enum start_failure */
+	int err;      /* errno */
+	size_t index; /* START_RLIMIT: which limit */
 };
 
-/* In BSS, so only the pages the spec really uses are ever touched. */
+/* In BSS, so only the pages a file really uses are ever touched. */
 static char spec_buf[COCOON_SPEC_MAX + 1];
+static char passwd_buf[PASSWD_MAX_FILE + 1];
+static char group_buf[PASSWD_MAX_FILE + 1];
+static char home_env[sizeof("HOME=") + PASSWD_MAX_LINE];
+static char user_error[PASSWD_ERROR_MAX];
 static struct spec spec;
+static struct user_ids user;
+static struct rlimit_req rlimits[SPEC_MAX_RLIMITS];
 
-/* Where our own messages go: the console the kernel gave us, then ttyS1 once open. */
+/* Where our own messages go: the console the kernel gave us, then the
+ * stderr port or ttyS1 once open. */
 static int msg_fd = 2;
-static int tty_fd = -1;
+/* ttyS1 when it carries the output: drained before the exit write. */
+static int serial_fd = -1;
+/* "/" is the read-write root device (spec root_rw), mounted. */
+static bool root_rw;
+
+/* The workload's stdio as guest-init found it; every fd >= 3 or -1. */
+struct stdio {
+	int in, out, err;
+	int ctl;   /* the control port, or -1 */
+	int spare; /* opened but unused (the stdout port under -t), or -1 */
+	bool ctty; /* in/out/err are the console terminal (-t) */
+};
+
+/* Close fd after the fork unless it is our message channel or one of the
+ * (already closed) fds before it. */
+static void close_unless_kept(int fd, int seen1, int seen2)
+{
+	if (fd >= 0 && fd != msg_fd && fd != seen1 && fd != seen2)
+		close(fd);
+}
 
 /* One line "cocoon-init: <strings...>\n", in one write so it never interleaves. */
 __attribute__((sentinel)) static void say(const char *first, ...)
@@ -64,12 +102,46 @@ __attribute__((sentinel)) static void say(const char *first, ...)
 		return;
 }
 
+/*
+ * A read-write root is a persistent ext4: leave it clean, or the next
+ * read-only mount of the image (the default) finds a journal to replay and
+ * fails. Remounting read-only commits the journal and marks the filesystem
+ * clean; it needs every file closed for writing, so end whatever the
+ * workload left running first (the VM is about to stop anyway).
+ */
+static void root_rw_close(void)
+{
+	struct timespec ms = {0, 1000000};
+
+	(void)kill(-1, SIGKILL);
+	/* Bounded: a process stuck in the kernel must not hang the exit. */
+	for (int i = 0; i < 2000; i++) {
+		pid_t pid = waitpid(-1, NULL, WNOHANG);
+
+		if (pid < 0)
+			break; /* ECHILD: all gone */
+		if (pid == 0)
+			nanosleep(&ms, NULL);
+	}
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		say("remount / read-only: ", strerror(errno), NULL);
+}
+
 /* Report status to the VMM and stop the machine. Never returns: PID 1 must not exit. */
 __attribute__((noreturn)) static void finish(int status)
 {
-	/* The VM stops at the exit write: output still queued in the tty is lost. */
-	if (tty_fd >= 0)
-		(void)tcdrain(tty_fd);
+	/*
+	 * The VM stops at the exit write, so output must be out of the guest
+	 * by then. ttyS1: wait for the UART to send what is queued. virtio
+	 * ports: a write returns once its buffer is in the transmit queue and
+	 * the host was notified, and the VMM consumes every queued buffer
+	 * before it acts on the exit write (abi.h); the hvc0 terminal writes
+	 * synchronously. There is nothing to fsync on a port.
+	 */
+	if (serial_fd >= 0)
+		(void)tcdrain(serial_fd);
+	if (root_rw)
+		root_rw_close();
 	sync();
 	hostio_exit((unsigned int)status);
 	/* Still running: not under cocoon (e.g. plain QEMU), or no port access. */
@@ -99,7 +171,7 @@ mount_fs(const char *dir, const char *type, unsigned long flags, const char *dat
  * Open the workload's output UART in raw mode, so its bytes reach the VMM
  * unchanged (no CR added to LF, no flow control), and return the fd.
  */
-__attribute__((warn_unused_result)) static int tty_open(const char *path)
+__attribute__((warn_unused_result)) static int serial_open(const char *path)
 {
 	struct termios t;
 	int fd, flags, err;
@@ -144,16 +216,20 @@ __attribute__((warn_unused_result)) static int null_open(void)
 	}
 }
 
-/* Read the whole spec file; one byte of room past the cap tells a too-big file. */
-__attribute__((warn_unused_result)) static int spec_read(size_t *len)
+/*
+ * Read the whole of a small file into buf (cap bytes at most; buf has one
+ * byte more, which tells a too-big file) and NUL-terminate it.
+ */
+__attribute__((warn_unused_result)) static int read_small(const char *path, char *buf,
+                                                          size_t cap, size_t *len)
 {
 	size_t n = 0;
-	int fd = open(COCOON_SPEC_PATH, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	while (n < sizeof(spec_buf)) {
-		ssize_t r = read(fd, spec_buf + n, sizeof(spec_buf) - n);
+	while (n <= cap) {
+		ssize_t r = read(fd, buf + n, cap + 1 - n);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -168,10 +244,152 @@ __attribute__((warn_unused_result)) static int spec_read(size_t *len)
 		n += (size_t)r;
 	}
 	close(fd);
-	if (n > COCOON_SPEC_MAX)
+	if (n > cap)
 		return -EFBIG;
+	buf[n] = '\0';
 	*len = n;
 	return 0;
+}
+
+/*
+ * Find the workload's stdio. With a virtio console: the named ports (and
+ * hvc0 for -t); our own messages go to the stderr port from then on.
+ * Without one: ttyS1 for stdout and stderr, /dev/null for stdin.
+ */
+static void stdio_open(struct stdio *io, int null_fd, bool tty, bool want_stdin)
+{
+	struct port_req req[] = {
+	    {COCOON_PORT_STDERR, O_WRONLY, -1},
+	    {COCOON_PORT_STDOUT, O_WRONLY, -1},
+	    {COCOON_PORT_CONTROL, O_RDONLY | O_NONBLOCK, -1},
+	    {COCOON_PORT_STDIN, O_RDONLY, -1},
+	};
+	/* With -t the terminal is stdin too, as with docker. */
+	size_t n = want_stdin && !tty ? 4 : 3;
+	unsigned long long deadline;
+	const char *failed = "";
+	int ret;
+
+	*io = (struct stdio){null_fd, -1, -1, -1, -1, false};
+	if (!ports_console_present()) {
+		serial_fd = serial_open(SERIAL_TTY);
+		if (serial_fd < 0)
+			fail("open " SERIAL_TTY, -serial_fd);
+		msg_fd = serial_fd;
+		io->out = io->err = serial_fd;
+		return;
+	}
+
+	deadline = ports_deadline();
+	ret = ports_open(req, n, deadline, &failed);
+	if (req[0].fd >= 0)
+		msg_fd = req[0].fd;
+	if (ret == -ETIMEDOUT) {
+		for (size_t i = 0; i < n; i++)
+			if (req[i].fd < 0)
+				say("virtio console port ", req[i].name,
+				    " did not appear", NULL);
+		finish(COCOON_STATUS_INIT_FAILED);
+	}
+	if (ret < 0) {
+		say("open virtio console port ", failed, ": ", strerror(-ret), NULL);
+		finish(COCOON_STATUS_INIT_FAILED);
+	}
+	io->err = req[0].fd;
+	io->out = req[1].fd;
+	io->ctl = req[2].fd;
+	if (n == 4)
+		io->in = req[3].fd;
+	if (tty) {
+		ret = ports_open_console(deadline);
+		if (ret < 0)
+			fail("open the console port /dev/hvc0", -ret);
+		io->spare = io->out;
+		io->in = io->out = io->err = ret;
+		io->ctty = true;
+	}
+	/*
+	 * SIGIO when the host connects to the control port (or sends on it):
+	 * until it has, the port polls as hung up and the loop leaves it out.
+	 */
+	if (fcntl(io->ctl, F_SETOWN, getpid()) < 0 ||
+	    fcntl(io->ctl, F_SETFL, O_RDONLY | O_NONBLOCK | O_ASYNC) < 0)
+		fail("control port: O_ASYNC", errno);
+}
+
+/* The index of NAME= in the spec's environment, or -1. */
+static long env_find(const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < spec.envc; i++)
+		if (strncmp(spec.envp[i], name, len) == 0 && spec.envp[i][len] == '=')
+			return (long)i;
+	return -1;
+}
+
+/* A file of the container's root for user_resolve: a missing one is empty. */
+static const char *read_db(const char *path, char *buf, size_t *len)
+{
+	int ret = read_small(path, buf, PASSWD_MAX_FILE, len);
+
+	if (ret == -ENOENT)
+		return NULL;
+	if (ret == -EFBIG)
+		say(path, " is larger than 1 MiB", NULL);
+	if (ret < 0)
+		fail(path, -ret);
+	return buf;
+}
+
+/*
+ * Resolve the spec's user in the container's /etc/passwd and /etc/group,
+ * and set HOME the way docker does: from the user's passwd entry ("/"
+ * without one) when the environment has no HOME. The VMM currently always
+ * sends HOME=/root, so that value is replaced too for a user other than
+ * root. Returns the user to switch to, or NULL to stay root.
+ */
+static const struct user_ids *user_setup(void)
+{
+	long home = env_find("HOME");
+	const char *passwd, *group;
+	size_t plen = 0, glen = 0;
+
+	if (!spec.user && home >= 0)
+		return NULL; /* nothing to look up: skip reading the files */
+	passwd = read_db("/etc/passwd", passwd_buf, &plen);
+	group = spec.user ? read_db("/etc/group", group_buf, &glen) : NULL;
+	if (user_resolve(spec.user, passwd, plen, group, glen, &user, user_error) < 0) {
+		say(user_error, NULL);
+		finish(COCOON_STATUS_INIT_FAILED);
+	}
+	if (home < 0 ||
+	    (spec.user && user.uid != 0 && strcmp(spec.envp[home], "HOME=/root") == 0)) {
+		size_t n = user.home && user.home_len ? user.home_len : 1;
+
+		memcpy(home_env, "HOME=", 5);
+		memcpy(home_env + 5, user.home && user.home_len ? user.home : "/", n);
+		home_env[5 + n] = '\0';
+		if (home < 0) {
+			/* envp has spare slots for this (spec.h). */
+			home = (long)spec.envc++;
+			spec.envp[spec.envc] = NULL;
+		}
+		spec.envp[home] = home_env;
+	}
+	return spec.user ? &user : NULL;
+}
+
+static void rlimits_parse(void)
+{
+	for (size_t i = 0; i < spec.nrlimits; i++) {
+		const char *why = "";
+
+		if (rlimit_parse(spec.rlimits[i], &rlimits[i], &why) < 0) {
+			say("invalid rlimit \"", spec.rlimits[i], "\": ", why, NULL);
+			finish(COCOON_STATUS_INIT_FAILED);
+		}
+	}
 }
 
 static void report_start_failure(const struct start_report *rep)
@@ -189,6 +407,14 @@ static void report_start_failure(const struct start_report *rep)
 	case START_EXEC:
 		say("exec \"", spec.argv[0], "\": ", err, NULL);
 		break;
+	case START_RLIMIT:
+		say("setrlimit ",
+		    rep->index < spec.nrlimits ? spec.rlimits[rep->index] : "?", ": ",
+		    err, NULL);
+		break;
+	case START_USER:
+		say("switching to user \"", spec.user, "\": ", err, NULL);
+		break;
 	default:
 		say("starting the workload: ", err, NULL);
 		break;
@@ -203,34 +429,110 @@ static void forward(pid_t child, int sig)
 		(void)kill(child, sig);
 }
 
+/* One control line: "signal N" forwards signal N; anything else is ignored
+ * (newer hosts may send more). */
+static void control_line(const char *line, pid_t child)
+{
+	int sig = 0;
+
+	if (strncmp(line, "signal ", 7) != 0)
+		return;
+	line += 7;
+	if (*line == '\0')
+		return;
+	for (; *line; line++) {
+		if (*line < '0' || *line > '9' || sig > 64)
+			return;
+		sig = sig * 10 + (*line - '0');
+	}
+	if (sig >= 1 && sig <= 64)
+		forward(child, sig);
+}
+
+/*
+ * Read what the control port has, dispatching whole lines. Returns false
+ * when the host is not connected (read gives EOF): the caller stops
+ * polling the port until SIGIO says the host connected.
+ */
+static bool control_read(int fd, pid_t child)
+{
+	static char line[64];
+	static size_t len;
+	static bool overlong;
+
+	for (;;) {
+		char chunk[256];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0)
+			return false;
+		for (ssize_t i = 0; i < n; i++) {
+			if (chunk[i] == '\n') {
+				line[len] = '\0';
+				if (!overlong)
+					control_line(line, child);
+				len = 0;
+				overlong = false;
+			} else if (len == sizeof(line) - 1) {
+				overlong = true; /* no command is this long: drop it */
+			} else {
+				line[len++] = chunk[i];
+			}
+		}
+	}
+}
+
 /*
  * The PID 1 loop: every orphan in the VM is reparented to us, so reap all
- * of them, and forward termination signals, until the workload itself
- * exits. Returns its status.
+ * of them, and forward termination signals (ours and the control port's),
+ * until the workload itself exits. Returns its status.
  */
-static int supervise(pid_t child, const sigset_t *set)
+static int supervise(pid_t child, int sig_fd, int ctl_fd)
 {
+	bool ctl_on = ctl_fd >= 0;
+
 	for (;;) {
-		int sig = sigwaitinfo(set, NULL);
+		struct pollfd pfd[2] = {{sig_fd, POLLIN, 0},
+		                        {ctl_on ? ctl_fd : -1, POLLIN, 0}};
+		struct signalfd_siginfo si[8];
+		ssize_t n;
 
-		if (sig < 0)
-			continue; /* EINTR only: every signal we wait for is blocked */
-		if (sig != SIGCHLD) {
-			forward(child, sig);
+		if (poll(pfd, 2, -1) < 0)
+			continue; /* EINTR only */
+		if (pfd[1].revents)
+			ctl_on = control_read(ctl_fd, child);
+		if (!(pfd[0].revents & POLLIN))
 			continue;
-		}
-		/* One SIGCHLD may stand for many exits: drain them all. */
-		for (;;) {
-			int ws;
-			pid_t pid = waitpid(-1, &ws, WNOHANG);
+		n = read(sig_fd, si, sizeof(si));
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(si[0]); i++) {
+			int sig = (int)si[i].ssi_signo;
 
-			if (pid == child)
-				return status_from_wait(ws);
-			/* Cannot happen while the child is unreaped; never spin on it. */
-			if (pid < 0 && errno == ECHILD)
-				return COCOON_STATUS_INIT_FAILED;
-			if (pid <= 0)
-				break;
+			if (sig == SIGIO) {
+				ctl_on = ctl_fd >= 0;
+				continue;
+			}
+			if (sig != SIGCHLD) {
+				forward(child, sig);
+				continue;
+			}
+			/* One SIGCHLD may stand for many exits: drain them all. */
+			for (;;) {
+				int ws;
+				pid_t pid = waitpid(-1, &ws, WNOHANG);
+
+				if (pid == child)
+					return status_from_wait(ws);
+				/* Cannot happen while the child is unreaped; never spin
+				 * on it. */
+				if (pid < 0 && errno == ECHILD)
+					return COCOON_STATUS_INIT_FAILED;
+				if (pid <= 0)
+					break;
+			}
 		}
 	}
 }
@@ -239,8 +541,12 @@ int main(void)
 {
 	int io_err = hostio_open();
 	struct start_report rep;
+	struct workload w;
+	struct stdio io;
 	int status, forced = -1;
-	int null_fd, pipe_fds[2];
+	int null_fd, sig_fd, pipe_fds[2];
+	int early_err = 0, spec_err;
+	const char *early_what = NULL, *what = "";
 	sigset_t set;
 	size_t len = 0;
 	pid_t child;
@@ -249,7 +555,7 @@ int main(void)
 	hostio_mark(COCOON_MARK_INIT_START);
 
 	/*
-	 * Blocked from the start and taken with sigwaitinfo(): a signal that
+	 * Blocked from the start and taken through a signalfd: a signal that
 	 * arrives during setup stays pending and is forwarded once the workload
 	 * runs. Blocked signals also escape the kernel's rule that drops
 	 * default-action signals sent to init.
@@ -259,42 +565,53 @@ int main(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGIO);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
 	/*
-	 * /dev first: its ttyS1 is where every later error is reported.
-	 * /dev/null before the tty, so that the tty cannot land in a hole in
-	 * fds 0-2 (see null_open).
+	 * /dev, /proc and /sys first: the stdio channels are found through them,
+	 * and every later error is reported there. Failures wait until a channel
+	 * is open. /dev/null before anything else is opened, so that nothing
+	 * lands in a hole in fds 0-2 (see null_open).
 	 */
 	ret = mount_fs("/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+	if (ret < 0 && !early_err)
+		early_err = ret, early_what = "mount /dev";
 	null_fd = null_open();
-	tty_fd = tty_open(WORKLOAD_TTY);
-	if (tty_fd >= 0)
-		msg_fd = tty_fd;
+	if (null_fd < 0 && !early_err)
+		early_err = null_fd, early_what = "open /dev/null";
+	ret = mount_fs("/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	if (ret < 0 && !early_err)
+		early_err = ret, early_what = "mount /proc";
+	ret = mount_fs("/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	if (ret < 0 && !early_err)
+		early_err = ret, early_what = "mount /sys";
+
+	/* The spec says whether stdin and a terminal are wanted. */
+	ret = read_small(COCOON_SPEC_PATH, spec_buf, COCOON_SPEC_MAX, &len);
+	spec_err = ret < 0 ? ret : spec_parse(&spec, spec_buf, len);
+
+	stdio_open(&io, null_fd, spec_err == 0 && spec.tty,
+	           spec_err == 0 && spec.stdin_open);
 	if (io_err < 0)
 		say("ioperm: ", strerror(-io_err), ": no boot marks, no exit status",
 		    NULL);
+	if (early_err < 0)
+		fail(early_what, -early_err);
 	if (ret < 0)
-		fail("mount /dev", -ret);
-	if (null_fd < 0)
-		fail("open /dev/null", -null_fd);
-	if (tty_fd < 0)
-		fail("open " WORKLOAD_TTY, -tty_fd);
+		fail("read " COCOON_SPEC_PATH, -ret);
+	if (spec_err < 0) {
+		say("bad " COCOON_SPEC_PATH ": ", spec.error, NULL);
+		finish(COCOON_STATUS_INIT_FAILED);
+	}
 
-	ret = mount_fs("/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-	if (ret < 0)
-		fail("mount /proc", -ret);
-	ret = mount_fs("/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-	if (ret < 0)
-		fail("mount /sys", -ret);
+	/* /tmp and the /dev submounts move into the container's root with /dev. */
 	ret = mount_fs("/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
 	if (ret < 0)
 		fail("mount /tmp", -ret);
-	ret = mount_fs("/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-	               "ptmxmode=0666,mode=0620,gid=5");
-	if (ret < 0) {
-		/* Optional: without UNIX98 ptys, workloads that need no pty still run. */
-	}
+	/* Optional: without UNIX98 ptys, workloads that need no pty still run. */
+	(void)!mount_fs("/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+	                "ptmxmode=0666,mode=0620,gid=5");
 	/* What runc gives every container: /dev/shm, and the /dev/fd and
 	 * /dev/std* links that scripts write to. Failures are harmless. */
 	if (mount_fs("/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
@@ -304,16 +621,35 @@ int main(void)
 	(void)!symlink("/proc/self/fd/1", "/dev/stdout");
 	(void)!symlink("/proc/self/fd/2", "/dev/stderr");
 
-	ret = spec_read(&len);
-	if (ret < 0)
-		fail("read " COCOON_SPEC_PATH, -ret);
-	if (spec_parse(&spec, spec_buf, len) < 0) {
-		say("bad " COCOON_SPEC_PATH ": ", spec.error, NULL);
-		finish(COCOON_STATUS_INIT_FAILED);
+	if (spec.root) {
+		ret = rootfs_enter(spec.root, spec.root_rw, &what);
+		if (ret < 0) {
+			say(what, ": ", spec.root, ": ", strerror(-ret), NULL);
+			finish(COCOON_STATUS_INIT_FAILED);
+		}
+		root_rw = spec.root_rw;
+		ret = rootfs_write_identity(spec.hostname, &what);
+		if (ret < 0)
+			fail(what, -ret);
 	}
 	if (spec.hostname && sethostname(spec.hostname, strlen(spec.hostname)) < 0)
 		fail("sethostname", errno);
 
+	rlimits_parse();
+	w = (struct workload){
+	    .spec = &spec,
+	    .stdin_fd = io.in,
+	    .stdout_fd = io.out,
+	    .stderr_fd = io.err,
+	    .ctty = io.ctty,
+	    .rlimits = rlimits,
+	    .nrlimits = spec.nrlimits,
+	};
+	w.user = user_setup();
+
+	sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0)
+		fail("signalfd", errno);
 	/* CLOEXEC: execve closes the write end, so EOF means the workload started. */
 	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
 		fail("pipe", errno);
@@ -323,15 +659,26 @@ int main(void)
 		fail("fork", errno);
 	if (child == 0) {
 		rep.err = 0;
-		rep.stage = (int)workload_exec(&spec, null_fd, tty_fd, &rep.err);
+		rep.index = 0;
+		rep.stage = (int)workload_exec(&w, &rep.err, &rep.index);
 		/* Atomic (< PIPE_BUF); if lost, the exit status still tells. */
-		ssize_t w = write(pipe_fds[1], &rep, sizeof(rep));
-		(void)w;
+		ssize_t wr = write(pipe_fds[1], &rep, sizeof(rep));
+		(void)wr;
 		_exit(status_from_start_failure(rep.stage, rep.err));
 	}
 
+	/*
+	 * Only the child needs these. We keep our message channel (the stderr
+	 * port or ttyS1) and the control port; closing the rest lets the host
+	 * see EOF once the workload and its descendants are done with them.
+	 */
 	close(pipe_fds[1]);
-	close(null_fd);
+	close_unless_kept(io.in, -1, -1);
+	close_unless_kept(io.out, io.in, -1);
+	close_unless_kept(io.err, io.in, io.out);
+	close_unless_kept(io.spare, -1, -1);
+	if (null_fd != io.in)
+		close(null_fd);
 	for (;;) {
 		ssize_t n = read(pipe_fds[0], &rep, sizeof(rep));
 
@@ -345,7 +692,7 @@ int main(void)
 	}
 	close(pipe_fds[0]);
 
-	status = supervise(child, &set);
+	status = supervise(child, sig_fd, io.ctl);
 	hostio_mark(COCOON_MARK_WORKLOAD_EXIT);
 	finish(forced >= 0 ? forced : status);
 }

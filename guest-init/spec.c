@@ -37,6 +37,15 @@ static bool env_entry_ok(const char *e)
 	return eq && eq != e;
 }
 
+/* A "0"/"1" flag, set once: *flag is -1 until then. */
+static int set_flag(int *flag, const char *val)
+{
+	if (*flag != -1 || val[1] != '\0' || (val[0] != '0' && val[0] != '1'))
+		return -EINVAL;
+	*flag = val[0] - '0';
+	return 0;
+}
+
 int spec_parse(struct spec *s, const char *buf, size_t len)
 {
 	bool have_version = false;
@@ -46,6 +55,12 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 	s->envc = 0;
 	s->cwd = NULL;
 	s->hostname = NULL;
+	s->root = NULL;
+	s->user = NULL;
+	s->nrlimits = 0;
+	s->root_rw = -1;
+	s->tty = -1;
+	s->stdin_open = -1;
 	s->error = NULL;
 
 	while (off < len) {
@@ -91,6 +106,31 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 			if (n == 0 || n > SPEC_MAX_HOSTNAME)
 				return fail(s, "hostname empty or too long");
 			s->hostname = val;
+		} else if (strcmp(key, "root") == 0) {
+			if (s->root)
+				return fail(s, "root given twice");
+			if (val[0] != '/')
+				return fail(s, "root is not an absolute path");
+			s->root = val;
+		} else if (strcmp(key, "user") == 0) {
+			if (s->user)
+				return fail(s, "user given twice");
+			if (val[0] == '\0')
+				return fail(s, "user is empty");
+			s->user = val;
+		} else if (strcmp(key, "rlimit") == 0) {
+			if (s->nrlimits == SPEC_MAX_RLIMITS)
+				return fail(s, "too many rlimits");
+			s->rlimits[s->nrlimits++] = val;
+		} else if (strcmp(key, "root_rw") == 0) {
+			if (set_flag(&s->root_rw, val) < 0)
+				return fail(s, "root_rw given twice or not 0/1");
+		} else if (strcmp(key, "tty") == 0) {
+			if (set_flag(&s->tty, val) < 0)
+				return fail(s, "tty given twice or not 0/1");
+		} else if (strcmp(key, "stdin") == 0) {
+			if (set_flag(&s->stdin_open, val) < 0)
+				return fail(s, "stdin given twice or not 0/1");
 		} else if (strcmp(key, "version") == 0) {
 			return fail(s, "version given twice");
 		}
@@ -105,5 +145,8 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 	s->envp[s->envc] = NULL;
 	if (!s->cwd)
 		s->cwd = "/";
+	s->root_rw = s->root_rw == 1;
+	s->tty = s->tty == 1;
+	s->stdin_open = s->stdin_open == 1;
 	return 0;
 }

@@ -13,20 +13,29 @@
 #define SPEC_MAX_ENV 4096
 /* Linux HOST_NAME_MAX; sethostname() rejects longer names. */
 #define SPEC_MAX_HOSTNAME 64
+/* Docker has 16 limit names; room for repeats and newer ones. */
+#define SPEC_MAX_RLIMITS 64
 
 struct spec {
 	/* Point into the parsed buffer, which must outlive the struct. */
 	const char *argv[SPEC_MAX_ARGS + 1]; /* NULL-terminated, argc >= 1 */
 	size_t argc;
 	/*
-	 * NULL-terminated. One slot more than the cap so that the workload
-	 * launcher can append a default PATH without copying the array.
+	 * NULL-terminated. Two slots more than the cap so that guest-init can
+	 * append HOME and a default PATH without copying the array.
 	 */
-	const char *envp[SPEC_MAX_ENV + 2];
+	const char *envp[SPEC_MAX_ENV + 3];
 	size_t envc;
 	const char *cwd;      /* absolute; "/" when the spec has none */
 	const char *hostname; /* NULL when the spec has none */
-	const char *error;    /* on -EINVAL: a static, human-readable reason */
+	const char *root;     /* absolute device path, or NULL: stay in the initramfs */
+	const char *user;     /* as given ("uid[:gid]", "name[:group]"), or NULL */
+	const char *rlimits[SPEC_MAX_RLIMITS]; /* "name=soft:hard", unparsed */
+	size_t nrlimits;
+	int root_rw; /* flags: 0 or 1 once parsed ("0"/"1" in the spec) */
+	int tty;
+	int stdin_open;    /* "stdin" */
+	const char *error; /* on -EINVAL: a static, human-readable reason */
 };
 
 /*
@@ -35,8 +44,11 @@ struct spec {
  * "version" "1"; a key or value is not NUL-terminated inside the buffer;
  * there is no "arg"; there are more than SPEC_MAX_ARGS args or SPEC_MAX_ENV
  * env entries; an env entry is not KEY=VALUE with a non-empty KEY; cwd is not
- * absolute; hostname is empty or longer than SPEC_MAX_HOSTNAME; version, cwd
- * or hostname appears twice. Unknown keys are skipped.
+ * absolute; hostname is empty or longer than SPEC_MAX_HOSTNAME; root is not
+ * absolute; user is empty; root_rw, tty or stdin is not "0" or "1"; there
+ * are more than SPEC_MAX_RLIMITS rlimits; a key other than arg, env and
+ * rlimit appears twice. Unknown keys are skipped; rlimit values are checked
+ * later (rlimit.h).
  * On error the other fields of *s are unspecified.
  */
 __attribute__((warn_unused_result)) int spec_parse(struct spec *s, const char *buf,

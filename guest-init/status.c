@@ -11,6 +11,8 @@ int status_from_start_failure(enum start_failure stage, int err)
 	switch (stage) {
 	case START_SETUP:
 	case START_CWD:
+	case START_RLIMIT:
+	case START_USER:
 		return COCOON_STATUS_INIT_FAILED;
 	case START_NOT_FOUND:
 		return COCOON_STATUS_NOT_FOUND;

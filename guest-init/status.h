@@ -12,14 +12,17 @@ enum start_failure {
 	START_CWD,       /* the working directory could not be made or entered */
 	START_NOT_FOUND, /* argv[0] has no '/' and no PATH entry holds it */
 	START_EXEC,      /* execve itself failed; the errno decides */
+	START_RLIMIT,    /* setrlimit refused a limit (e.g. above fs.nr_open) */
+	START_USER,      /* setgroups/setgid/setuid failed */
 };
 
 /*
  * The status for a child that stopped before execve succeeded: 125 for
- * START_SETUP and START_CWD (like docker, which fails before the process
- * runs), 127 for START_NOT_FOUND, and for START_EXEC 127 when err says the
- * path does not resolve (ENOENT, ENOTDIR), 126 for anything else (EACCES,
- * ENOEXEC, EISDIR, E2BIG, ...: found but not runnable). Unknown stages: 125.
+ * START_SETUP, START_CWD, START_RLIMIT and START_USER (like docker, which
+ * fails before the process runs), 127 for START_NOT_FOUND, and for
+ * START_EXEC 127 when err says the path does not resolve (ENOENT, ENOTDIR),
+ * 126 for anything else (EACCES, ENOEXEC, EISDIR, E2BIG, ...: found but not
+ * runnable). Unknown stages: 125.
  */
 int status_from_start_failure(enum start_failure stage, int err);
 

@@ -5,6 +5,9 @@
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,9 +94,10 @@ __attribute__((warn_unused_result)) static int lookup(const char *name, const ch
 	}
 }
 
-enum start_failure workload_exec(struct spec *spec, int stdin_fd, int out_fd, int *err)
+enum start_failure workload_exec(const struct workload *w, int *err, size_t *index)
 {
 	static char found[PATH_MAX];
+	struct spec *spec = w->spec;
 	const char *file = spec->argv[0];
 	const char *path;
 	sigset_t none;
@@ -102,24 +106,52 @@ enum start_failure workload_exec(struct spec *spec, int stdin_fd, int out_fd, in
 	/* Own session and process group: PID 1 signals the whole group. */
 	if (setsid() < 0)
 		goto err_setup;
+	/* A session leader without a terminal acquires this one (-t). */
+	if (w->ctty && ioctl(w->stdin_fd, TIOCSCTTY, 0) < 0)
+		goto err_setup;
 	/* The fds are >= 3 (init guarantees it), so dup2 never hits its own source. */
-	if (dup2(stdin_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+	if (dup2(w->stdin_fd, 0) < 0 || dup2(w->stdout_fd, 1) < 0 ||
+	    dup2(w->stderr_fd, 2) < 0)
 		goto err_setup;
 
+	/* As root, like runc: a cwd the user may not create or enter still works. */
 	ret = enter_cwd(spec->cwd);
 	if (ret < 0) {
 		*err = -ret;
 		return START_CWD;
 	}
 
+	/* Before dropping root: raising a hard limit needs CAP_SYS_RESOURCE. */
+	for (size_t i = 0; i < w->nrlimits; i++) {
+		if (setrlimit(w->rlimits[i].resource, &w->rlimits[i].lim) < 0) {
+			*err = errno;
+			*index = i;
+			return START_RLIMIT;
+		}
+	}
+
+	/* Groups first: after setuid we could no longer change them. */
+	if (w->user) {
+		static gid_t groups[PASSWD_MAX_GROUPS];
+
+		for (size_t i = 0; i < w->user->ngroups; i++)
+			groups[i] = w->user->groups[i];
+		if (setgroups(w->user->ngroups, groups) < 0 || setgid(w->user->gid) < 0 ||
+		    setuid(w->user->uid) < 0) {
+			*err = errno;
+			return START_USER;
+		}
+	}
+
 	path = find_path(spec->envp);
 	if (!path) {
-		/* envp has a spare slot for exactly this (spec.h). */
+		/* envp has spare slots for exactly this (spec.h). */
 		path = WORKLOAD_DEFAULT_PATH;
 		spec->envp[spec->envc++] = "PATH=" WORKLOAD_DEFAULT_PATH;
 		spec->envp[spec->envc] = NULL;
 	}
-	/* After chdir, so relative PATH entries mean what the workload will see. */
+	/* After chdir and setuid, so relative PATH entries and permissions are
+	 * what the workload will see. */
 	if (!strchr(file, '/')) {
 		if (lookup(file, path, found, sizeof(found)) < 0) {
 			*err = ENOENT;

@@ -129,6 +129,66 @@ static void malformed(void **state)
 	assert_string_equal(s.cwd, "/");
 }
 
+/* The container keys: what cocoon writes for --rootfs, -u, --ulimit, -t,
+ * -i comes back; each is refused when malformed or repeated. */
+static void container_keys(void **state)
+{
+	static struct vm_config cfg;
+	static struct spec s;
+	static char *argv[] = { "id", NULL };
+	struct cpio_buf c;
+	const char *data;
+	size_t len = 0;
+
+	(void)state;
+	config_defaults(&cfg);
+	cfg.argc = 1;
+	cfg.argv = argv;
+	cfg.rootfs = "/images/root.ext4";
+	cfg.rootfs_rw = true;
+	cfg.user = "user:users";
+	cfg.tty = true;
+	cfg.interactive = true;
+	assert_int_equal(config_add_rlimit(&cfg, "nofile=100:200"), 0);
+	assert_int_equal(config_add_rlimit(&cfg, "core=0"), 0);
+	cpio_init(&c);
+	assert_int_equal(jobspec_build_cpio(&cfg, &c), 0);
+	data = find_spec(&c, &len);
+	assert_non_null(data);
+	assert_int_equal(spec_parse(&s, data, len), 0);
+	assert_string_equal(s.root, "/dev/vda");
+	assert_int_equal(s.root_rw, 1);
+	assert_string_equal(s.user, "user:users");
+	assert_int_equal(s.nrlimits, 2);
+	assert_string_equal(s.rlimits[0], "nofile=100:200");
+	assert_string_equal(s.rlimits[1], "core=0");
+	assert_int_equal(s.tty, 1);
+	assert_int_equal(s.stdin_open, 1);
+	cpio_free(&c);
+
+	/* Absent keys: no root, no user, flags off. */
+	static const char bare[] = "version\0" "1\0arg\0x\0";
+	assert_int_equal(spec_parse(&s, bare, sizeof(bare) - 1), 0);
+	assert_null(s.root);
+	assert_null(s.user);
+	assert_int_equal(s.nrlimits, 0);
+	assert_int_equal(s.root_rw, 0);
+	assert_int_equal(s.tty, 0);
+	assert_int_equal(s.stdin_open, 0);
+	static const char off[] = "version\0" "1\0arg\0x\0tty\0" "0\0stdin\0" "0\0";
+	assert_int_equal(spec_parse(&s, off, sizeof(off) - 1), 0);
+	assert_int_equal(s.tty, 0);
+
+	BAD("version\0" "1\0arg\0x\0root\0vda\0", "root");
+	BAD("version\0" "1\0arg\0x\0root\0/a\0root\0/b\0", "root");
+	BAD("version\0" "1\0arg\0x\0user\0\0", "user");
+	BAD("version\0" "1\0arg\0x\0user\0a\0user\0b\0", "user");
+	BAD("version\0" "1\0arg\0x\0tty\0yes\0", "tty");
+	BAD("version\0" "1\0arg\0x\0tty\0" "1\0tty\0" "1\0", "tty");
+	BAD("version\0" "1\0arg\0x\0stdin\0" "11\0", "stdin");
+	BAD("version\0" "1\0arg\0x\0root_rw\0\0", "root_rw");
+}
+
 static void too_many_args(void **state)
 {
 	static struct spec s;
@@ -154,6 +214,8 @@ static void statuses(void **state)
 	assert_int_equal(status_from_start_failure(START_EXEC, EACCES), 126);
 	assert_int_equal(status_from_start_failure(START_EXEC, ENOEXEC), 126);
 	assert_int_equal(status_from_start_failure(START_SETUP, 0), 125);
+	assert_int_equal(status_from_start_failure(START_RLIMIT, EPERM), 125);
+	assert_int_equal(status_from_start_failure(START_USER, EPERM), 125);
 	assert_int_equal(status_from_wait(7 << 8), 7);
 	assert_int_equal(status_from_wait(SIGKILL), 137);
 	assert_int_equal(status_from_wait(SIGTERM), 143);
@@ -165,6 +227,7 @@ int main(void)
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(too_big_spec),
 		cmocka_unit_test(malformed),
+		cmocka_unit_test(container_keys),
 		cmocka_unit_test(too_many_args),
 		cmocka_unit_test(statuses),
 	};

@@ -2,12 +2,12 @@
 /*
  * Build-time tool: writes the base initramfs that is embedded into cocoon.
  *
- *   cocoon-mkinitramfs OUT INIT [BUSYBOX APPLET_LIST]
+ *   cocoon-mkinitramfs OUT INIT
  *
  * OUT gets a newc cpio holding /init (guest-init), the mount points it
- * uses, /dev/console (the kernel opens it before running init), and, when
- * given, /bin/busybox with one symlink per applet named in APPLET_LIST (the
- * output of `busybox --list`).
+ * uses before the container's root filesystem is mounted, and /dev/console
+ * (the kernel opens it before running init). No userland: the workload's
+ * comes from its root image (images/).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,34 +43,17 @@ static int read_file(const char *path, uint8_t **data, size_t *len)
 	return 0;
 }
 
-static int add_applets(struct cpio_buf *c, char *list)
-{
-	char path[256];
-
-	for (char *line = strtok(list, "\n"); line; line = strtok(NULL, "\n")) {
-		if (!*line || strchr(line, '/') || strcmp(line, "busybox") == 0 ||
-		    strlen(line) > 64)
-			continue;
-		snprintf(path, sizeof(path), "bin/%s", line);
-		if (cpio_add_symlink(c, path, "busybox"))
-			return -ENOMEM;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
-	static const char *const dirs[] = { "bin", "dev", "etc", "proc", "root",
-					    "sbin", "sys", "tmp", "usr",
-					    "usr/bin", "usr/sbin" };
+	static const char *const dirs[] = { "dev", "proc", "sys", "tmp" };
 	struct cpio_buf c;
-	uint8_t *data;
-	size_t len;
+	uint8_t *data = NULL;
+	size_t len = 0;
 	FILE *out;
 	int ret = 0;
 
-	if (argc != 3 && argc != 5) {
-		fprintf(stderr, "usage: %s OUT INIT [BUSYBOX APPLET_LIST]\n", argv[0]);
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s OUT INIT\n", argv[0]);
 		return 2;
 	}
 	cpio_init(&c);
@@ -81,17 +64,6 @@ int main(int argc, char **argv)
 	if (!ret && (ret = read_file(argv[2], &data, &len)) == 0) {
 		ret = cpio_add_file(&c, "init", 0755, data, len);
 		free(data);
-	}
-	if (!ret && argc == 5) {
-		ret = read_file(argv[3], &data, &len);
-		if (!ret) {
-			ret = cpio_add_file(&c, "bin/busybox", 0755, data, len);
-			free(data);
-		}
-		if (!ret && (ret = read_file(argv[4], &data, &len)) == 0) {
-			ret = add_applets(&c, (char *)data);
-			free(data);
-		}
 	}
 	if (!ret)
 		ret = cpio_finish(&c);

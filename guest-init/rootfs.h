@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The container's root filesystem: the block device named by the spec's
+ * "root" becomes "/", replacing the initramfs.
+ */
+#ifndef COCOON_GUEST_ROOTFS_H
+#define COCOON_GUEST_ROOTFS_H
+
+#include <stdbool.h>
+
+/*
+ * Mount dev and make it the root of every process started afterwards:
+ *   - default: dev read-only (erofs, else ext4) under a writable overlay
+ *     whose upper and work dirs live in a tmpfs, so writes vanish at exit;
+ *   - rw: dev read-write (ext4 only; erofs is refused with a clear reason),
+ *     used directly.
+ * Then moves the initramfs's /dev, /proc, /sys and /tmp mounts (with their
+ * submounts) into it, creating the directories when the image lacks them,
+ * and switches root the way switch_root does (the initramfs is rootfs,
+ * which pivot_root cannot move): chdir, MS_MOVE onto "/", chroot. The
+ * initramfs's files are left in place (a few hundred KiB).
+ * Returns 0, or -errno with *what set to a static description of the step
+ * that failed ("mount /dev/vda (erofs, ext4)", ...).
+ */
+__attribute__((warn_unused_result)) int rootfs_enter(const char *dev, bool rw,
+                                                     const char **what);
+
+/*
+ * In the (new) root, when it has /etc: write /etc/hostname (when hostname
+ * is not NULL) and /etc/hosts (localhost, and hostname on the same line).
+ * Returns 0 or -errno with *what naming the file.
+ */
+__attribute__((warn_unused_result)) int rootfs_write_identity(const char *hostname,
+                                                              const char **what);
+
+#endif
