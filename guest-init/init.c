@@ -345,9 +345,8 @@ static const char *read_db(const char *path, char *buf, size_t *len)
 /*
  * Resolve the spec's user in the container's /etc/passwd and /etc/group,
  * and set HOME the way docker does: from the user's passwd entry ("/"
- * without one) when the environment has no HOME. The VMM currently always
- * sends HOME=/root, so that value is replaced too for a user other than
- * root. Returns the user to switch to, or NULL to stay root.
+ * without one) when the environment has no HOME. Returns the user to switch
+ * to, or NULL to stay root.
  */
 static const struct user_ids *user_setup(void)
 {
@@ -363,18 +362,15 @@ static const struct user_ids *user_setup(void)
 		say(user_error, NULL);
 		finish(COCOON_STATUS_INIT_FAILED);
 	}
-	if (home < 0 ||
-	    (spec.user && user.uid != 0 && strcmp(spec.envp[home], "HOME=/root") == 0)) {
+	if (home < 0) {
 		size_t n = user.home && user.home_len ? user.home_len : 1;
 
 		memcpy(home_env, "HOME=", 5);
 		memcpy(home_env + 5, user.home && user.home_len ? user.home : "/", n);
 		home_env[5 + n] = '\0';
-		if (home < 0) {
-			/* envp has spare slots for this (spec.h). */
-			home = (long)spec.envc++;
-			spec.envp[spec.envc] = NULL;
-		}
+		/* envp has spare slots for this (spec.h). */
+		home = (long)spec.envc++;
+		spec.envp[spec.envc] = NULL;
 		spec.envp[home] = home_env;
 	}
 	return spec.user ? &user : NULL;

@@ -279,8 +279,9 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 	enum log_level level;
 	int opt, ret;
 
-	if (config_set_env(cfg, "PATH=" CONFIG_DEFAULT_PATH) ||
-	    config_set_env(cfg, "HOME=/root"))
+	/* PATH only: guest-init sets HOME from the user's passwd entry, as
+	 * docker does, unless -e gives one. */
+	if (config_set_env(cfg, "PATH=" CONFIG_DEFAULT_PATH))
 		return bad(why, why_len, "cannot set the default environment");
 	optind = 1;
 	opterr = 0;

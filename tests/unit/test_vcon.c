@@ -324,8 +324,10 @@ static void control_handshake(void **state)
 			ctrl_send(p, VIRTIO_CONSOLE_PORT_READY, 1);
 			n = ctrl_recv(m, 32);
 			assert_int_equal(n, 2);
-			expect_name(&m[0], p, names[p]);
-			expect_msg(&m[1], p, VIRTIO_CONSOLE_PORT_OPEN, 1);
+			/* Open before the name: guest-init reads a port once
+			 * it finds it by name. */
+			expect_msg(&m[0], p, VIRTIO_CONSOLE_PORT_OPEN, 1);
+			expect_name(&m[1], p, names[p]);
 		}
 	}
 	/* The guest's PORT_OPEN answers nothing. */
@@ -672,8 +674,8 @@ static void eof_before_port_ready(void **state)
 	(void)ctrl_recv(m, 8);
 	ctrl_send(P_IN, VIRTIO_CONSOLE_PORT_READY, 1);
 	assert_int_equal(ctrl_recv(m, 8), 2);
-	expect_name(&m[0], P_IN, COCOON_PORT_STDIN);
-	expect_msg(&m[1], P_IN, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	expect_msg(&m[0], P_IN, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	expect_name(&m[1], P_IN, COCOON_PORT_STDIN);
 	/* The guest opens it, reads: EOF. */
 	rx_post(P_IN, 16);
 	ctrl_send(P_IN, VIRTIO_CONSOLE_PORT_OPEN, 1);

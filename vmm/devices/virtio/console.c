@@ -25,8 +25,10 @@ enum {
 	OWE_ADD = 1u << 0,     /* PORT_ADD */
 	OWE_CONSOLE = 1u << 1, /* CONSOLE_PORT 1 */
 	OWE_RESIZE = 1u << 2,  /* RESIZE with cols, rows */
-	OWE_NAME = 1u << 3,    /* PORT_NAME */
-	OWE_OPEN = 1u << 4,    /* PORT_OPEN with host_open */
+	/* PORT_OPEN before PORT_NAME: guest-init finds a port by its name and
+	 * may read it at once; it must already see the host side open. */
+	OWE_OPEN = 1u << 3,    /* PORT_OPEN with host_open */
+	OWE_NAME = 1u << 4,    /* PORT_NAME */
 };
 
 /* 5.3.6.2: struct virtio_console_control is 8 bytes; RESIZE adds
