@@ -48,6 +48,16 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	fprintf(stderr, "cocoon: %s\n", buf);
 }
 
+int why_fail(char *why, size_t len, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
 uint64_t now_ns(void)
 {
 	struct timespec ts;

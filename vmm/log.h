@@ -7,6 +7,7 @@
 #define COCOON_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
@@ -17,6 +18,13 @@ int log_parse_level(const char *s, enum log_level *out);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Write a one-line reason into why[len] and return err: the idiom of every
+ * set-up function that reports "-errno plus why" to its caller.
+ */
+int why_fail(char *why, size_t len, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

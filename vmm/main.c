@@ -122,6 +122,28 @@ static const char *default_rootfs(char *buf, size_t size)
 	"no root filesystem image found: build the default one (cmake --build build "   \
 	"--target busybox-image), or name one with --rootfs or $COCOON_ROOTFS"
 
+/* Parse run-style options and fill in the default root image. 0, or -1
+ * after logging the error. */
+static int parse_job(struct vm_config *cfg, int argc, char **argv,
+		     char *rootfs_buf, size_t rootfs_len)
+{
+	char why[512];
+
+	config_defaults(cfg);
+	if (config_parse_run(cfg, argc, argv, why, sizeof(why))) {
+		log_error("%s", why);
+		return -1;
+	}
+	if (!cfg->rootfs) {
+		cfg->rootfs = default_rootfs(rootfs_buf, rootfs_len);
+		if (!cfg->rootfs) {
+			log_error(NO_ROOTFS_MSG);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv, uint64_t t_start)
 {
 	static struct vm_config cfg;
@@ -132,11 +154,8 @@ static int cmd_run(int argc, char **argv, uint64_t t_start)
 	sigset_t block;
 	int status;
 
-	config_defaults(&cfg);
-	if (config_parse_run(&cfg, argc, argv, why, sizeof(why))) {
-		log_error("%s", why);
+	if (parse_job(&cfg, argc, argv, rootfs_buf, sizeof(rootfs_buf)))
 		return EXIT_COCOON_FAILED;
-	}
 	if (!cfg.kernel_path) {
 		cfg.kernel_path = default_kernel(kernel_buf, sizeof(kernel_buf));
 		if (!cfg.kernel_path) {
@@ -145,14 +164,6 @@ static int cmd_run(int argc, char **argv, uint64_t t_start)
 			return EXIT_COCOON_FAILED;
 		}
 	}
-	if (!cfg.rootfs) {
-		cfg.rootfs = default_rootfs(rootfs_buf, sizeof(rootfs_buf));
-		if (!cfg.rootfs) {
-			log_error(NO_ROOTFS_MSG);
-			return EXIT_COCOON_FAILED;
-		}
-	}
-
 	/* The event loop takes these through a signalfd; vCPU threads inherit
 	 * the mask and unblock only their kick signal. */
 	sigemptyset(&block);
@@ -212,23 +223,13 @@ static int cmd_initramfs(int argc, char **argv)
 {
 	static struct vm_config cfg;
 	struct cpio_buf spec;
-	char why[512], rootfs_buf[PATH_MAX];
+	char rootfs_buf[PATH_MAX];
 	int ret;
 
-	config_defaults(&cfg);
-	if (config_parse_run(&cfg, argc, argv, why, sizeof(why))) {
-		log_error("%s", why);
-		return EXIT_COCOON_FAILED;
-	}
 	/* Same spec as `run`: the root is /dev/vda, which the other VMM must
 	 * provide (the image itself is not part of the initramfs). */
-	if (!cfg.rootfs) {
-		cfg.rootfs = default_rootfs(rootfs_buf, sizeof(rootfs_buf));
-		if (!cfg.rootfs) {
-			log_error(NO_ROOTFS_MSG);
-			return EXIT_COCOON_FAILED;
-		}
-	}
+	if (parse_job(&cfg, argc, argv, rootfs_buf, sizeof(rootfs_buf)))
+		return EXIT_COCOON_FAILED;
 	if (isatty(STDOUT_FILENO)) {
 		log_error("initramfs: refusing to write a binary archive to a terminal");
 		return EXIT_COCOON_FAILED;

@@ -42,18 +42,6 @@
 #define COM2_PORT 0x2f8
 #define COM2_IRQ 3
 
-static int fail(char *why, size_t len, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *why, size_t len, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return err;
-}
 
 void vm_request_stop(struct vm *vm, enum vm_outcome outcome, int status,
 		     const char *fmt, ...)
@@ -151,7 +139,7 @@ int vm_add_virtio(struct vm *vm, struct virtio_dev *dev,
 	int ret;
 
 	if (vm->nr_virtio == VM_MAX_VIRTIO)
-		return fail(why, len, -ENOSPC, "%s: more than %d virtio devices",
+		return why_fail(why, len, -ENOSPC, "%s: more than %d virtio devices",
 			    dev->ops->name, VM_MAX_VIRTIO);
 	slot = &vm->virtio[vm->nr_virtio];
 	*slot = (struct vm_virtio){
@@ -160,12 +148,12 @@ int vm_add_virtio(struct vm *vm, struct virtio_dev *dev,
 		.irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
 	};
 	if (slot->irq_fd < 0)
-		return fail(why, len, -errno, "%s: eventfd: %s", dev->ops->name,
+		return why_fail(why, len, -errno, "%s: eventfd: %s", dev->ops->name,
 			    strerror(errno));
 	irqfd.fd = (uint32_t)slot->irq_fd;
 	irqfd.gsi = slot->gsi;
 	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-		ret = fail(why, len, -errno, "%s: KVM_IRQFD: %s", dev->ops->name,
+		ret = why_fail(why, len, -errno, "%s: KVM_IRQFD: %s", dev->ops->name,
 			   strerror(errno));
 		goto err_close;
 	}
@@ -181,7 +169,7 @@ int vm_add_virtio(struct vm *vm, struct virtio_dev *dev,
 		if (kick_fds[q] < 0)
 			continue;
 		if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
-			ret = fail(why, len, -errno, "%s: KVM_IOEVENTFD: %s",
+			ret = why_fail(why, len, -errno, "%s: KVM_IOEVENTFD: %s",
 				   dev->ops->name, strerror(errno));
 			goto err_close;
 		}
@@ -191,7 +179,7 @@ int vm_add_virtio(struct vm *vm, struct virtio_dev *dev,
 		.read = vmmio_read, .write = vmmio_write };
 	ret = bus_add(&vm->mmio, &range);
 	if (ret) {
-		fail(why, len, ret, "%s: cannot place it on the MMIO bus", dev->ops->name);
+		why_fail(why, len, ret, "%s: cannot place it on the MMIO bus", dev->ops->name);
 		goto err_close;
 	}
 	dev->signal_irq = virtio_irq;
@@ -225,7 +213,7 @@ static int setup_memory(struct vm *vm, char *why, size_t len)
 			.size = size - LAYOUT_MMIO_HOLE };
 	ret = gm_create(&vm->mem, regions, nr);
 	if (ret)
-		return fail(why, len, ret, "cannot allocate %llu MiB of guest memory: %s",
+		return why_fail(why, len, ret, "cannot allocate %llu MiB of guest memory: %s",
 			    (unsigned long long)(size >> 20), strerror(-ret));
 	for (unsigned int i = 0; i < vm->mem.nr_regions; i++) {
 		const struct gm_region *r = &vm->mem.regions[i];
@@ -237,7 +225,7 @@ static int setup_memory(struct vm *vm, char *why, size_t len)
 		};
 
 		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &kr) < 0)
-			return fail(why, len, -errno, "KVM_SET_USER_MEMORY_REGION: %s",
+			return why_fail(why, len, -errno, "KVM_SET_USER_MEMORY_REGION: %s",
 				    strerror(errno));
 	}
 	return 0;
@@ -286,7 +274,7 @@ static int add_console(struct vm *vm, char *why, size_t len)
 		host.cols = host.rows = 0; /* not a terminal: no size */
 	ret = vcon_create(&vm->mem, &vm->loop, &host, &con);
 	if (ret)
-		return fail(why, len, ret, "virtio-console: %s", strerror(-ret));
+		return why_fail(why, len, ret, "virtio-console: %s", strerror(-ret));
 	for (unsigned int q = 0; q < VCON_NR_QUEUES; q++)
 		kicks[q] = vcon_kick_fd(con);
 	ret = vm_add_virtio(vm, vcon_dev(con), vcon_destroy, kicks, VCON_NR_QUEUES,
@@ -307,7 +295,7 @@ static int add_rng(struct vm *vm, char *why, size_t len)
 
 	ret = vrng_create(&vm->mem, &vm->loop, &rng);
 	if (ret)
-		return fail(why, len, ret, "virtio-rng: %s", strerror(-ret));
+		return why_fail(why, len, ret, "virtio-rng: %s", strerror(-ret));
 	kick = vrng_kick_fd(rng);
 	ret = vm_add_virtio(vm, vrng_dev(rng), vrng_destroy, &kick, 1, why, len);
 	if (ret)
@@ -335,7 +323,7 @@ static int setup_devices(struct vm *vm, char *why, size_t len)
 	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
 		ret = bus_add(&vm->pio, &ranges[i]);
 		if (ret)
-			return fail(why, len, ret, "cannot place device %s: %s",
+			return why_fail(why, len, ret, "cannot place device %s: %s",
 				    ranges[i].name, strerror(-ret));
 	}
 	/* The first virtio devices, in this order: console, rng (block
@@ -359,13 +347,13 @@ static int add_disk(struct vm *vm, const char *opt, const char *path, bool read_
 	ret = vblk_create(&blk, &vm->mem, &vm->loop, path, read_only, reason,
 			  sizeof(reason));
 	if (ret)
-		return fail(why, len, ret, "%s %s: %s", opt, path, reason);
+		return why_fail(why, len, ret, "%s %s: %s", opt, path, reason);
 	kicks = vblk_kick_fds(blk, &nr);
 	ret = vm_add_virtio(vm, vblk_dev(blk), vblk_destroy, kicks, nr, reason,
 			    sizeof(reason));
 	if (ret) {
 		vblk_destroy(vblk_dev(blk));
-		return fail(why, len, ret, "%s %s: %s", opt, path, reason);
+		return why_fail(why, len, ret, "%s %s: %s", opt, path, reason);
 	}
 	return 0;
 }
@@ -441,16 +429,16 @@ static int map_kernel(struct vm *vm, char *why, size_t len)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(why, len, -errno, "kernel %s: %s", path, strerror(errno));
+		return why_fail(why, len, -errno, "kernel %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
 		close(fd);
-		return fail(why, len, -ENOEXEC, "kernel %s: not a regular, non-empty file",
+		return why_fail(why, len, -ENOEXEC, "kernel %s: not a regular, non-empty file",
 			    path);
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
-		return fail(why, len, -errno, "kernel %s: %s", path, strerror(errno));
+		return why_fail(why, len, -errno, "kernel %s: %s", path, strerror(errno));
 	vm->kernel = map;
 	vm->kernel_len = (size_t)st.st_size;
 	return 0;
@@ -475,7 +463,7 @@ static int load_kernel(struct vm *vm, char *why, size_t len)
 	cpio_init(&spec);
 	ret = jobspec_build_cpio(vm->cfg, &spec);
 	if (ret) {
-		fail(why, len, ret, ret == -E2BIG ?
+		why_fail(why, len, ret, ret == -E2BIG ?
 		     "the command and environment exceed the 1 MiB job spec limit" :
 		     "cannot build the job spec: %s", strerror(-ret));
 		goto out;
@@ -485,15 +473,15 @@ static int load_kernel(struct vm *vm, char *why, size_t len)
 	initrd[1] = (struct iovec){ .iov_base = spec.data, .iov_len = spec.len };
 	ret = build_cmdline(vm, cmdline, sizeof(cmdline));
 	if (ret) {
-		fail(why, len, ret, "--kernel-append: kernel command line too long");
+		why_fail(why, len, ret, "--kernel-append: kernel command line too long");
 		goto out;
 	}
 	ret = x86_boot_load(&vm->mem, vm->kernel, vm->kernel_len, initrd, 2, cmdline,
 			    &vm->boot, &berr);
 	if (ret)
-		fail(why, len, ret, "kernel %s: %s", path, berr.msg);
+		why_fail(why, len, ret, "kernel %s: %s", path, berr.msg);
 	else if ((ret = mptable_write(&vm->mem, vm->cfg->cpus)) != 0)
-		fail(why, len, ret, "cannot write the MP table: %s", strerror(-ret));
+		why_fail(why, len, ret, "cannot write the MP table: %s", strerror(-ret));
 out:
 	cpio_free(&spec);
 	unmap_kernel(vm); /* its bytes are in guest memory now */
@@ -508,18 +496,18 @@ static int setup_vcpus(struct vm *vm, char *why, size_t len)
 	int ret = x86_cpuid_supported(vm->kvm.fd, &cpuid);
 
 	if (ret)
-		return fail(why, len, ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
+		return why_fail(why, len, ret, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
 	for (unsigned int i = 0; i < vm->cfg->cpus; i++) {
 		ret = vcpu_create(vm, &vm->vcpus[i], i);
 		if (ret) {
-			fail(why, len, ret, "KVM_CREATE_VCPU %u: %s", i, strerror(-ret));
+			why_fail(why, len, ret, "KVM_CREATE_VCPU %u: %s", i, strerror(-ret));
 			break;
 		}
 		vm->nr_vcpus = i + 1;
 		ret = x86_vcpu_init(vm->vcpus[i].fd, cpuid, i, vm->cfg->cpus,
 				    tsc_deadline, &vm->boot);
 		if (ret) {
-			fail(why, len, ret, "cannot set up vCPU %u: %s", i, strerror(-ret));
+			why_fail(why, len, ret, "cannot set up vCPU %u: %s", i, strerror(-ret));
 			break;
 		}
 	}
@@ -552,20 +540,20 @@ int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t t_start,
 		vm->console_log_fd = open(cfg->console_log,
 					  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (vm->console_log_fd < 0)
-			return fail(why, len, -errno, "--console-log %s: %s",
+			return why_fail(why, len, -errno, "--console-log %s: %s",
 				    cfg->console_log, strerror(errno));
 	}
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
-		return fail(why, len, -errno, "eventfd: %s", strerror(errno));
+		return why_fail(why, len, -errno, "eventfd: %s", strerror(errno));
 	ret = evloop_init(&vm->loop);
 	if (ret)
-		return fail(why, len, ret, "event loop: %s", strerror(-ret));
+		return why_fail(why, len, ret, "event loop: %s", strerror(-ret));
 	vm->vm_fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
-		return fail(why, len, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+		return why_fail(why, len, -errno, "KVM_CREATE_VM: %s", strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0)
-		return fail(why, len, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+		return why_fail(why, len, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 	{
 		uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
 
@@ -574,9 +562,9 @@ int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t t_start,
 			log_debug("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	}
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return fail(why, len, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return why_fail(why, len, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return fail(why, len, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+		return why_fail(why, len, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
 
 	ret = setup_memory(vm, why, len);
 	if (!ret)

@@ -723,18 +723,6 @@ static void fill_config(struct vblk *blk)
 	blk->config[offsetof(struct virtio_blk_config, write_zeroes_may_unmap)] = 1;
 }
 
-static int fail(char *why, size_t len, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *why, size_t len, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return err;
-}
 
 static int open_image(struct vblk *blk, const char *path, char *why, size_t len)
 {
@@ -743,24 +731,24 @@ static int open_image(struct vblk *blk, const char *path, char *why, size_t len)
 
 	blk->fd = open(path, (blk->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (blk->fd < 0)
-		return fail(why, len, -errno, "%s", strerror(errno));
+		return why_fail(why, len, -errno, "%s", strerror(errno));
 	if (fstat(blk->fd, &st) < 0)
-		return fail(why, len, -errno, "%s", strerror(errno));
+		return why_fail(why, len, -errno, "%s", strerror(errno));
 	if (S_ISREG(st.st_mode)) {
 		size = (uint64_t)st.st_size;
 	} else if (S_ISBLK(st.st_mode)) {
 		if (ioctl(blk->fd, BLKGETSIZE64, &size) < 0)
-			return fail(why, len, -errno, "BLKGETSIZE64: %s",
+			return why_fail(why, len, -errno, "BLKGETSIZE64: %s",
 				    strerror(errno));
 	} else {
-		return fail(why, len, -EINVAL, "not a regular file or block device");
+		return why_fail(why, len, -EINVAL, "not a regular file or block device");
 	}
 	/* Two VMs writing one image corrupt it: writers take it exclusively,
 	 * readers shared. A file system without locks (ENOLCK, EOPNOTSUPP)
 	 * is let through. */
 	if (flock(blk->fd, (blk->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0 &&
 	    errno == EWOULDBLOCK)
-		return fail(why, len, -EBUSY, "locked by another process using it%s",
+		return why_fail(why, len, -EBUSY, "locked by another process using it%s",
 			    blk->read_only ? " read-write" : "");
 	/* A trailing partial sector is not part of the disk. */
 	blk->capacity = size / SECTOR;
@@ -777,11 +765,11 @@ int vblk_create(struct vblk **out, const struct guest_mem *mem, struct evloop *l
 
 	*out = NULL;
 	if (env && *env && aio_engine_parse(env, &engine))
-		return fail(why, why_len, -EINVAL,
+		return why_fail(why, why_len, -EINVAL,
 			    "COCOON_BLK_AIO=%s: use auto, io_uring or threads", env);
 	blk = calloc(1, sizeof(*blk));
 	if (!blk)
-		return fail(why, why_len, -ENOMEM, "%s", strerror(ENOMEM));
+		return why_fail(why, why_len, -ENOMEM, "%s", strerror(ENOMEM));
 	blk->fd = blk->kick_fd = -1;
 	blk->read_only = read_only;
 	blk->loop = loop;
@@ -807,32 +795,32 @@ int vblk_create(struct vblk **out, const struct guest_mem *mem, struct evloop *l
 	fill_config(blk);
 	ret = virtio_dev_init(&blk->vdev, &blk->ops, mem, NULL, NULL);
 	if (ret) {
-		fail(why, why_len, ret, "virtio device: %s", strerror(-ret));
+		why_fail(why, why_len, ret, "virtio device: %s", strerror(-ret));
 		goto err;
 	}
 
 	blk->reqs = calloc(VBLK_QUEUE_SIZE, sizeof(*blk->reqs));
 	if (!blk->reqs) {
-		ret = fail(why, why_len, -ENOMEM, "%s", strerror(ENOMEM));
+		ret = why_fail(why, why_len, -ENOMEM, "%s", strerror(ENOMEM));
 		goto err;
 	}
 
 	blk->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (blk->kick_fd < 0) {
-		ret = fail(why, why_len, -errno, "eventfd: %s", strerror(errno));
+		ret = why_fail(why, why_len, -errno, "eventfd: %s", strerror(errno));
 		goto err;
 	}
 	blk->kick_h = (struct ev_handler){ .fd = blk->kick_fd, .cb = vblk_kick };
 	ret = aio_create(&blk->aio, loop, engine, VBLK_QUEUE_SIZE, vblk_aio_done, blk);
 	if (ret) {
-		fail(why, why_len, ret, "%s: %s",
+		why_fail(why, why_len, ret, "%s: %s",
 		     engine == AIO_IO_URING ? "io_uring" : "asynchronous I/O",
 		     strerror(-ret));
 		goto err;
 	}
 	ret = evloop_add(loop, &blk->kick_h, EPOLLIN);
 	if (ret) {
-		fail(why, why_len, ret, "event loop: %s", strerror(-ret));
+		why_fail(why, why_len, ret, "event loop: %s", strerror(-ret));
 		goto err;
 	}
 	blk->kick_watched = true;
