@@ -84,6 +84,18 @@ smp)
 	expect_status 0
 	[ "$out" = "$(printf '4\n4')" ] || fail "a 4-vCPU guest sees: $out"
 	;;
+console-log)
+	# The kernel console is hidden by default and kept by --console-log.
+	run --console-log "$tmp/console.txt" -- sh -c 'echo visible'
+	expect_status 0
+	[ "$out" = visible ] || fail "stdout '$out'"
+	grep -q "Linux version" "$tmp/console.txt" || fail "no kernel log in --console-log file"
+	grep -q "Linux version" "$tmp/out" "$tmp/err" && fail "kernel log leaked into stdout/stderr"
+	run --console -- true
+	expect_status 0
+	grep -q "Linux version" "$tmp/err" || fail "--console did not show the kernel log on stderr"
+	grep -q "Linux version" "$tmp/out" && fail "--console wrote to stdout"
+	;;
 guest-dies)
 	# No init: the kernel panics, panic=-1 reboots, reboot=t triple-faults.
 	run --kernel-append "rdinit=/no/such/init" -- true
