@@ -84,6 +84,13 @@ smp)
 	expect_status 0
 	[ "$out" = "$(printf '4\n4')" ] || fail "a 4-vCPU guest sees: $out"
 	;;
+memory-high)
+	# Above 3 GiB RAM continues past the MMIO hole, at 4 GiB.
+	run --memory 5G -- sh -c 'grep MemTotal /proc/meminfo'
+	expect_status 0
+	kb=$(echo "$out" | awk '{print $2}')
+	[ "$kb" -gt 4800000 ] && [ "$kb" -le 5242880 ] || fail "MemTotal $kb kB for a 5G guest"
+	;;
 console-log)
 	# The kernel console is hidden by default and kept by --console-log.
 	run --console-log "$tmp/console.txt" -- sh -c 'echo visible'
