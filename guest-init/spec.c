@@ -40,7 +40,8 @@ static bool env_entry_ok(const char *e)
 /* A "0"/"1" flag, set once: *flag is -1 until then. */
 static int set_flag(int *flag, const char *val)
 {
-	if (*flag != -1 || val[1] != '\0' || (val[0] != '0' && val[0] != '1'))
+	/* val[0] first: an empty value's val[1] may lie past the buffer. */
+	if (*flag != -1 || (val[0] != '0' && val[0] != '1') || val[1] != '\0')
 		return -EINVAL;
 	*flag = val[0] - '0';
 	return 0;

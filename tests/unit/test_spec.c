@@ -122,6 +122,8 @@ static void malformed(void **state)
 	BAD("version\0" "1\0arg\0x\0cwd\0relative\0", "cwd");
 	BAD("version\0" "1\0arg\0x\0cwd\0/a\0cwd\0/b\0", "cwd");
 	BAD("version\0" "1\0arg\0x\0hostname\0\0", "hostname");
+	/* An empty flag as the very last bytes (found by the spec fuzzer). */
+	BAD("version\0" "1\0arg\0x\0tty\0\0", "tty");
 	/* Unknown keys are skipped. */
 	static const char ok[] = "version\0" "1\0future\0thing\0arg\0x\0";
 	assert_int_equal(spec_parse(&s, ok, sizeof(ok) - 1), 0);
