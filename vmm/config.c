@@ -12,6 +12,8 @@
 #include "boot/layout.h"
 #include "log.h"
 
+const char config_default_path_env[] = "PATH=" CONFIG_DEFAULT_PATH;
+
 void config_defaults(struct vm_config *cfg)
 {
 	const char *s;
@@ -244,6 +246,7 @@ enum {
 	OPT_ENV_FILE,
 	OPT_ULIMIT,
 	OPT_STOP_TIMEOUT,
+	OPT_ENTRYPOINT,
 };
 
 static const struct option run_options[] = {
@@ -268,6 +271,7 @@ static const struct option run_options[] = {
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "ulimit", required_argument, NULL, OPT_ULIMIT },
 	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
+	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -281,7 +285,7 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 
 	/* PATH only: guest-init sets HOME from the user's passwd entry, as
 	 * docker does, unless -e gives one. */
-	if (config_set_env(cfg, "PATH=" CONFIG_DEFAULT_PATH))
+	if (config_set_env(cfg, config_default_path_env))
 		return bad(why, why_len, "cannot set the default environment");
 	optind = 1;
 	opterr = 0;
@@ -349,6 +353,7 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 					   "-w %s: the working directory must be absolute",
 					   optarg);
 			cfg->cwd = optarg;
+			cfg->cwd_set = true;
 			break;
 		case OPT_HOSTNAME:
 			if (!*optarg || strlen(optarg) > 64)
@@ -418,6 +423,9 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 					   "--stop-timeout %s: not a number of seconds", optarg);
 			cfg->stop_timeout_s = (unsigned int)n;
 			break;
+		case OPT_ENTRYPOINT:
+			cfg->entrypoint = optarg;
+			break;
 		case ':':
 			return bad(why, why_len, "%s: needs a value", argv[optind - 1]);
 		default:
@@ -425,7 +433,11 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 				   argv[optind - 1]);
 		}
 	}
+	/* getopt consumed a "--" that ended the options (not an option's value). */
+	cfg->dashdash = optind > 1 && optind <= argc && strcmp(argv[optind - 1], "--") == 0 &&
+			argv[optind - 1] != optarg;
 	if (optind < argc) {
+		cfg->cmd_given = true;
 		cfg->argc = argc - optind;
 		cfg->argv = argv + optind;
 	} else {

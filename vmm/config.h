@@ -46,6 +46,10 @@ struct vm_config {
 	size_t nenv;
 	const char *env[CONFIG_MAX_ENV];
 	const char *cwd;
+	bool cwd_set;              /* -w given (an image's WorkingDir yields to it) */
+	const char *entrypoint;    /* --entrypoint (images/: "" clears), or NULL */
+	bool cmd_given;            /* argv came from the command line, not the default */
+	bool dashdash;             /* the command followed "--": never an image name */
 	const char *hostname;
 	const char *user;          /* -u: "uid[:gid]" or "name[:group]", or NULL */
 	bool tty;                  /* -t */
@@ -64,6 +68,10 @@ struct vm_config {
 	unsigned int nr_env_files;
 	char *env_files[CONFIG_MAX_ENV_FILES];
 };
+
+/* The PATH entry config_parse_run puts first in env[] unless -e replaces it
+ * (the image code tells it from a user's PATH by this address). */
+extern const char config_default_path_env[];
 
 /* Set defaults (reads COCOON_KVM_DEVICE and COCOON_BOOT_TIMEOUT). */
 void config_defaults(struct vm_config *cfg);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "cpio.h"
 #include "initramfs.h"
@@ -34,10 +35,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: cocoon run [OPTIONS] [--] [CMD [ARG...]]\n"
+		"       cocoon run [OPTIONS] NAME[:TAG] [CMD [ARG...]]\n"
+		"       cocoon image import|pull|ls|inspect|rm ...\n"
 		"       cocoon initramfs [OPTIONS] [--] [CMD [ARG...]] > FILE\n"
 		"       cocoon version\n"
 		"\n"
-		"Runs CMD in a new KVM microVM and exits with its status.\n"
+		"Runs CMD in a new KVM microVM and exits with its status. NAME is an\n"
+		"image in the store (cocoon image ls) when it contains ':' or '/' or is\n"
+		"in the store; after \"--\" the command never names an image.\n"
 		"\n"
 		"options for run:\n"
 		"  --kernel FILE         guest kernel (vmlinux or bzImage; default: the built one)\n"
@@ -51,6 +56,7 @@ static void usage(FILE *f)
 		"                        tmpfs overlay (default: images/busybox.erofs next to\n"
 		"                        cocoon, or $COCOON_ROOTFS)\n"
 		"  --rootfs-rw           use the (ext4) root image read-write, no overlay\n"
+		"  --entrypoint CMD      replace the image's Entrypoint (\"\": none) and Cmd\n"
 		"  -u, --user USER[:GROUP]  run as this user (names from the image's /etc/passwd)\n"
 		"  --ulimit NAME=SOFT[:HARD]  resource limit, e.g. nofile=1024:4096\n"
 		"  --console             show the guest kernel console on stderr\n"
@@ -127,10 +133,15 @@ static const char *default_rootfs(char *buf, size_t size)
 static int parse_job(struct vm_config *cfg, int argc, char **argv,
 		     char *rootfs_buf, size_t rootfs_len)
 {
+	static struct image_run image; /* borrowed by cfg until exit */
 	char why[512];
 
 	config_defaults(cfg);
 	if (config_parse_run(cfg, argc, argv, why, sizeof(why))) {
+		log_error("%s", why);
+		return -1;
+	}
+	if (image_prepare_run(cfg, &image, why, sizeof(why)) < 0) {
 		log_error("%s", why);
 		return -1;
 	}
@@ -261,6 +272,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1, t_start);
+	if (strcmp(argv[1], "image") == 0)
+		return image_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "initramfs") == 0)
 		return cmd_initramfs(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
