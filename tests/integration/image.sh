@@ -3,8 +3,10 @@
 # Images are built with Debian's umoci (an OCI layout, three layers: the
 # busybox userland, a layer that deletes files and replaces a directory, and
 # a hand-made layer with an opaque whiteout), imported into a temporary
-# COCOON_HOME, and booted through tests/rig/kvm-exec. Exit 77 (skip) when
-# umoci is not installed.
+# COCOON_HOME, and booted through tests/rig/kvm-exec. `debian` packs the
+# cached Debian root (images/build-debian-image) instead; `pull` goes through
+# a loopback docker-registry. Exit 77 (skip) when umoci (for `pull` also
+# skopeo, docker-registry) is not installed or the Debian root cannot be built.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -296,6 +298,101 @@ store)
 	"$cocoon" image rm c2 >"$tmp/out" 2>"$tmp/err"; status=$?; err=$(cat "$tmp/err")
 	expect_status 125
 	expect_err_line "image c2: not found"
+	;;
+debian)
+	# The cached debootstrap root (images/build-debian-image) as a 2-layer
+	# umoci image: 1. the Debian root; 2. /srv/hello added, /etc/issue
+	# deleted (a whiteout). Entrypoint perl, Env, WorkingDir and User set.
+	image=$("$root/images/build-debian-image") || {
+		rc=$?
+		[ "$rc" -eq 77 ] && { echo "SKIP [$case_name]: no Debian root"; exit 77; }
+		fail "images/build-debian-image failed"
+	}
+	droot=$(dirname "$image")/root
+	[ -x "$droot/usr/bin/perl" ] || fail "no Debian root at $droot"
+	L=$tmp/D B=$tmp/bundle
+	{
+		umoci init --layout "$L" &&
+		umoci new --image "$L:t" &&
+		umoci unpack --image "$L:t" "$B" &&
+		cp -a "$droot/." "$B/rootfs/" &&
+		umoci repack --image "$L:t" "$B" &&
+		echo hello >"$B/rootfs/srv/hello" && rm -f "$B/rootfs/etc/issue" &&
+		umoci repack --image "$L:t" "$B" &&
+		umoci config --image "$L:t" --config.entrypoint /usr/bin/perl \
+			--config.cmd -e --config.cmd 'require Cwd; print "hi $ENV{GREETING} ", scalar getpwuid($<), " ", Cwd::getcwd(), "\n"; print -e "/etc/issue" ? "issue\n" : "no issue\n"; open my $f, "<", "hello" or die; print <$f>' \
+			--config.env GREETING=debian --config.workingdir /srv --config.user nobody &&
+		umoci gc --layout "$L"
+	} >"$tmp/umoci.log" 2>&1 || fail "building the Debian image failed: $(tail -5 "$tmp/umoci.log")"
+	rm -rf "$B"
+	t0=$(ms)
+	import "$L" --name deb:1
+	t1=$(ms)
+	expect_status 0
+	import "$L" --name deb:1
+	t2=$(ms)
+	expect_status 0
+	echo "import of the 2-layer Debian image ($(du -sh "$L" | cut -f1)): first $((t1 - t0)) ms, cached $((t2 - t1)) ms"
+	"$exec_" bash -c '
+		c=$1 k=$2 d=$3
+		r() { n=$1; shift; "$c" run --kernel "$k" "$@" >"$d/out$n" 2>"$d/err$n" </dev/null; echo $? >"$d/st$n"; }
+		r 1 deb:1
+		r 2 --entrypoint /usr/bin/python3 deb:1 -- -c "print(1+1)"' _ "$cocoon" "$kernel" "$tmp"
+	for n in 1 2; do
+		[ "$(cat "$tmp/st$n")" = 0 ] || fail "run $n: status $(cat "$tmp/st$n"): $(cat "$tmp/err$n")"
+	done
+	[ "$(cat "$tmp/out1")" = "hi debian nobody /srv
+no issue
+hello" ] || fail "run 1: stdout '$(cat "$tmp/out1")'"
+	[ "$(cat "$tmp/out2")" = 2 ] || fail "run 2: stdout '$(cat "$tmp/out2")'"
+	;;
+pull)
+	# A loopback docker-registry (Debian's package) with a temporary
+	# config and storage; the umoci image pushed to it with skopeo, then
+	# `cocoon image pull` and a run. Plain HTTP: the registry is marked
+	# insecure for skopeo in a registries.conf under a temporary HOME
+	# (skopeo 1.9 ignores CONTAINERS_REGISTRIES_CONF).
+	command -v docker-registry >/dev/null ||
+		{ echo "SKIP [$case_name]: docker-registry not installed (scripts/setup)"; exit 77; }
+	command -v skopeo >/dev/null || { echo "SKIP [$case_name]: skopeo not installed"; exit 77; }
+	make_image "$tmp/L"
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	mkdir -p "$tmp/reg"
+	cat >"$tmp/reg.yml" <<-EOF
+	version: 0.1
+	log:
+	  level: error
+	storage:
+	  filesystem:
+	    rootdirectory: $tmp/reg
+	http:
+	  addr: 127.0.0.1:$port
+	EOF
+	docker-registry serve "$tmp/reg.yml" >"$tmp/reg.log" 2>&1 &
+	reg=$!
+	trap 'kill $reg 2>/dev/null; wait $reg 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+	for _ in $(seq 100); do
+		(: <>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.1
+	done
+	(: <>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "registry did not start: $(tail -3 "$tmp/reg.log")"
+	mkdir -p "$tmp/h/.config/containers"
+	printf '[[registry]]\nlocation = "127.0.0.1:%s"\ninsecure = true\n' "$port" \
+		>"$tmp/h/.config/containers/registries.conf"
+	skopeo copy --quiet --dest-tls-verify=false "oci:$tmp/L:t" "docker://127.0.0.1:$port/test:1" \
+		>"$tmp/push.log" 2>&1 || fail "skopeo push failed: $(tail -3 "$tmp/push.log")"
+	HOME=$tmp/h "$cocoon" image pull "127.0.0.1:$port/test:1" >"$tmp/out" 2>"$tmp/err" </dev/null
+	status=$?; out=$(cat "$tmp/out"); err=$(cat "$tmp/err")
+	expect_status 0
+	case $out in sha256:*) ;; *) fail "pull printed '$out'" ;; esac
+	"$cocoon" image ls | grep -q "^127.0.0.1:$port/test:1 .*sha256:${out:7:12}" || fail "ls: $("$cocoon" image ls)"
+	[ -z "$(ls -A "$COCOON_HOME/tmp")" ] || fail "work dirs left"
+	"$exec_" "$cocoon" run --kernel "$kernel" "127.0.0.1:$port/test:1" >"$tmp/out1" 2>"$tmp/err1" </dev/null
+	status=$?; err=$(cat "$tmp/err1")
+	expect_status 0
+	[ "$(cat "$tmp/out1")" = "uid=1000(user) gid=1000(user) groups=100(users)
+/srv
+bar" ] || fail "run: stdout '$(cat "$tmp/out1")'"
 	;;
 *)
 	fail "unknown case"
