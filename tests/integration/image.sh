@@ -246,6 +246,23 @@ archives)
 	diff -r "$tmp/x1" "$tmp/x2" >/dev/null || fail "the docker archive's tree differs from the layout's"
 	[ "$(cat "$tmp/x1/srv/data/new")" = new ] && [ ! -e "$tmp/x1/srv/data/a" ] &&
 		[ ! -e "$tmp/x1/etc/issue" ] || fail "layers not applied as expected"
+	# The same image as skopeo itself writes it, as a docker-archive and an
+	# oci-archive: archives from a tool nobody here wrote.
+	skopeo copy -q "oci:$tmp/L:t" "docker-archive:$tmp/sk-docker.tar:skopeo/demo:3" \
+		>/dev/null 2>"$tmp/sk.err" || fail "skopeo docker-archive: $(cat "$tmp/sk.err")"
+	import "$tmp/sk-docker.tar"
+	expect_status 0
+	"$cocoon" image ls | grep -q "skopeo/demo:3 " || fail "ls: $("$cocoon" image ls)"
+	fsck.erofs --extract="$tmp/x3" "$COCOON_HOME/images/${out#sha256:}/rootfs.erofs" >/dev/null 2>&1
+	diff -r "$tmp/x1" "$tmp/x3" >/dev/null || fail "skopeo's docker-archive tree differs"
+	# Same image as docker.example/demo:2: drop this name so that the
+	# corrupted-archive check below cannot take the cached copy.
+	"$cocoon" image rm skopeo/demo:3 docker.io/skopeo/demo:3 >/dev/null 2>&1 || true
+	skopeo copy -q "oci:$tmp/L:t" "oci-archive:$tmp/sk-oci.tar" \
+		>/dev/null 2>"$tmp/sk.err" || fail "skopeo oci-archive: $(cat "$tmp/sk.err")"
+	import "$tmp/sk-oci.tar" --name skopeo/oci:4
+	expect_status 0
+	"$cocoon" image ls | grep -q "^skopeo/oci:4 " || fail "ls: $("$cocoon" image ls)"
 	# A corrupted layer.tar in a docker archive: caught by its diff_id.
 	printf 'X' | dd of="$d/1/layer.tar" bs=1 seek=5000 conv=notrunc 2>/dev/null
 	tar -C "$d" -cf "$tmp/docker-bad.tar" .
