@@ -316,6 +316,26 @@ store)
 	expect_status 125
 	expect_err_line "image c2: not found"
 	;;
+rm-running)
+	# `image rm` while a VM runs from that image: the image goes from the
+	# store at once, the VM keeps reading its open erofs and finishes right.
+	# (The image's entrypoint is `/bin/sh -c`: the command is its script.)
+	make_image "$tmp/L"
+	import "$tmp/L" --name rmme:1
+	expect_status 0
+	want=$(md5sum </bin/busybox | cut -d' ' -f1)
+	"$exec_" bash -c '
+		"$1" run --kernel "$2" rmme:1 -- "sleep 4; md5sum </bin/busybox" >"$3/run.out" 2>&1 &
+		pid=$!
+		sleep 2
+		"$1" image rm rmme:1 >/dev/null; echo "rm=$?"
+		ls "$COCOON_HOME/images" | wc -l
+		wait $pid; echo "run=$?"' _ "$cocoon" "$kernel" "$tmp" >"$tmp/o" 2>&1
+	[ "$(sed -n 1p "$tmp/o")" = rm=0 ] || fail "rm: $(cat "$tmp/o")"
+	[ "$(sed -n 2p "$tmp/o")" = 0 ] || fail "the image is still in the store: $(cat "$tmp/o")"
+	[ "$(sed -n 3p "$tmp/o")" = run=0 ] || fail "the running VM failed: $(cat "$tmp/o" "$tmp/run.out")"
+	grep -q "^$want" "$tmp/run.out" || fail "the VM read wrong bytes: $(cat "$tmp/run.out")"
+	;;
 debian)
 	# The cached debootstrap root (images/build-debian-image) as a 2-layer
 	# umoci image: 1. the Debian root; 2. /srv/hello added, /etc/issue
