@@ -59,9 +59,9 @@ int oci_layer_compression(const char *mt, enum oci_compression *c)
 	return -EPROTO;
 }
 
-/* Parse a document whose top level must be an object. */
-static struct json_object *parse_doc(const char *json, size_t len, const char *what,
-				     char *why, size_t why_len)
+/* Parse exactly `len` bytes of JSON (no terminator needed); any top level. */
+static struct json_object *parse_json(const char *json, size_t len, const char *what,
+				      char *why, size_t why_len)
 {
 	struct json_tokener *tok;
 	struct json_object *o;
@@ -94,6 +94,17 @@ static struct json_object *parse_doc(const char *json, size_t len, const char *w
 		}
 	}
 	json_tokener_free(tok);
+	return o;
+}
+
+/* Parse a document whose top level must be an object. */
+static struct json_object *parse_doc(const char *json, size_t len, const char *what,
+				     char *why, size_t why_len)
+{
+	struct json_object *o = parse_json(json, len, what, why, why_len);
+
+	if (!o)
+		return NULL;
 	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		fail(-EINVAL, why, why_len, "%s: not a JSON object", what);
@@ -431,8 +442,11 @@ int oci_parse_docker_save(const char *json, size_t len, struct docker_save_entry
 	memset(e, 0, sizeof(*e));
 	if (len > OCI_JSON_MAX)
 		return fail(-EINVAL, why, why_len, "manifest.json: too large");
-	top = json_tokener_parse(json);
-	if (!top || !json_object_is_type(top, json_type_array) ||
+	/* Bounded by len: json need not be NUL-terminated. */
+	top = parse_json(json, len, "manifest.json", why, why_len);
+	if (!top)
+		return -EINVAL;
+	if (!json_object_is_type(top, json_type_array) ||
 	    json_object_array_length(top) == 0) {
 		fail(-EINVAL, why, why_len, "manifest.json: not a non-empty JSON array");
 		goto out;
