@@ -24,18 +24,6 @@
 
 extern char **environ;
 
-static int fail(int err, char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int err, char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return err;
-}
 
 void image_run_free(struct image_run *r)
 {
@@ -63,7 +51,7 @@ int image_prepare_run(struct vm_config *cfg, struct image_run *r, char *why, siz
 	memset(r, 0, sizeof(*r));
 	if (cfg->rootfs || cfg->dashdash || !cfg->cmd_given || cfg->argc < 1) {
 		if (cfg->entrypoint)
-			return fail(-EINVAL, why, why_len,
+			return why_fail(why, why_len, -EINVAL,
 				    "--entrypoint: needs an image (cocoon run --entrypoint CMD NAME)");
 		return 0;
 	}
@@ -75,20 +63,20 @@ int image_prepare_run(struct vm_config *cfg, struct image_run *r, char *why, siz
 	/* A store that cannot be read must not stop plain commands. */
 	if (ret && !looks_like_image(name)) {
 		if (cfg->entrypoint)
-			return fail(-EINVAL, why, why_len,
+			return why_fail(why, why_len, -EINVAL,
 				    "--entrypoint: needs an image (cocoon run --entrypoint CMD NAME)");
 		return 0; /* a command in the default image */
 	}
 	if (ret == -ENOENT)
-		return fail(-ENOENT, why, why_len, "image %s: not found (cocoon image ls)", name);
+		return why_fail(why, why_len, -ENOENT, "image %s: not found (cocoon image ls)", name);
 	if (ret)
-		return fail(ret, why, why_len, "image store %s: %s", s.root, strerror(-ret));
+		return why_fail(why, why_len, ret, "image store %s: %s", s.root, strerror(-ret));
 	if (store_image_file(&s, digest, "rootfs.erofs", r->rootfs, sizeof(r->rootfs)) ||
 	    store_image_file(&s, digest, "config.json", path, sizeof(path)))
-		return fail(-ENAMETOOLONG, why, why_len, "image %s: store path too long", name);
+		return why_fail(why, why_len, -ENAMETOOLONG, "image %s: store path too long", name);
 	ret = store_read_file(AT_FDCWD, path, OCI_JSON_MAX, &buf, &len);
 	if (ret)
-		return fail(ret, why, why_len, "image %s: %s: %s", name, path, strerror(-ret));
+		return why_fail(why, why_len, ret, "image %s: %s: %s", name, path, strerror(-ret));
 	ret = oci_parse_config(buf, len, &r->config, why, why_len);
 	free(buf);
 	if (ret)
@@ -104,12 +92,12 @@ int image_prepare_run(struct vm_config *cfg, struct image_run *r, char *why, siz
 	ret = oci_job_argv(&r->config, cfg->entrypoint, cli_argc, cli_argv, &r->argv, &argc);
 	if (ret == -ENOENT) {
 		image_run_free(r);
-		return fail(-EINVAL, why, why_len,
+		return why_fail(why, why_len, -EINVAL,
 			    "image %s: no command: the image has no Entrypoint or Cmd, give one", name);
 	}
 	if (ret) {
 		image_run_free(r);
-		return fail(ret, why, why_len, "image %s: %s", name, strerror(-ret));
+		return why_fail(why, why_len, ret, "image %s: %s", name, strerror(-ret));
 	}
 	cfg->argc = argc;
 	cfg->argv = r->argv;
@@ -129,7 +117,7 @@ int image_prepare_run(struct vm_config *cfg, struct image_run *r, char *why, siz
 		ret = config_set_env(cfg, user_env[i]);
 	if (ret) {
 		image_run_free(r);
-		return fail(ret, why, why_len, "image %s: more than %d environment variables", name,
+		return why_fail(why, why_len, ret, "image %s: more than %d environment variables", name,
 			    CONFIG_MAX_ENV);
 	}
 	if (!cfg->cwd_set && r->config.workdir && r->config.workdir[0] == '/')

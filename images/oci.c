@@ -10,19 +10,8 @@
 #include <json-c/json.h>
 
 #include "digest.h"
+#include "log.h"
 
-static int fail(int err, char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int err, char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return err;
-}
 
 bool oci_is_index_type(const char *mt)
 {
@@ -67,12 +56,12 @@ static struct json_object *parse_json(const char *json, size_t len, const char *
 	struct json_object *o;
 
 	if (len > OCI_JSON_MAX || len > (size_t)INT32_MAX) {
-		fail(-EINVAL, why, why_len, "%s: larger than %u bytes", what, OCI_JSON_MAX);
+		why_fail(why, why_len, -EINVAL, "%s: larger than %u bytes", what, OCI_JSON_MAX);
 		return NULL;
 	}
 	tok = json_tokener_new();
 	if (!tok) {
-		fail(-ENOMEM, why, why_len, "%s: out of memory", what);
+		why_fail(why, why_len, -ENOMEM, "%s: out of memory", what);
 		return NULL;
 	}
 	o = json_tokener_parse_ex(tok, json, (int)len);
@@ -89,7 +78,7 @@ static struct json_object *parse_json(const char *json, size_t len, const char *
 		if (!ok) {
 			json_object_put(o);
 			json_tokener_free(tok);
-			fail(-EINVAL, why, why_len, "%s: not valid JSON", what);
+			why_fail(why, why_len, -EINVAL, "%s: not valid JSON", what);
 			return NULL;
 		}
 	}
@@ -107,7 +96,7 @@ static struct json_object *parse_doc(const char *json, size_t len, const char *w
 		return NULL;
 	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		fail(-EINVAL, why, why_len, "%s: not a JSON object", what);
+		why_fail(why, why_len, -EINVAL, "%s: not a JSON object", what);
 		return NULL;
 	}
 	return o;
@@ -142,31 +131,31 @@ static int parse_desc(struct json_object *o, struct oci_desc *d, const char *wha
 
 	memset(d, 0, sizeof(*d));
 	if (!json_object_is_type(o, json_type_object))
-		return fail(-EINVAL, why, why_len, "%s: descriptor is not an object", what);
+		return why_fail(why, why_len, -EINVAL, "%s: descriptor is not an object", what);
 	mt = get_str(o, "mediaType");
 	dg = get_str(o, "digest");
 	if (!mt || !*mt)
-		return fail(-EINVAL, why, why_len, "%s: descriptor without mediaType", what);
+		return why_fail(why, why_len, -EINVAL, "%s: descriptor without mediaType", what);
 	if (!dg)
-		return fail(-EINVAL, why, why_len, "%s: descriptor without digest", what);
+		return why_fail(why, why_len, -EINVAL, "%s: descriptor without digest", what);
 	if (!digest_valid(dg))
-		return fail(-EPROTO, why, why_len,
+		return why_fail(why, why_len, -EPROTO,
 			    "%s: digest '%.80s' is not sha256 (the only algorithm supported)",
 			    what, dg);
 	if (!json_object_object_get_ex(o, "size", &v) || !json_object_is_type(v, json_type_int))
-		return fail(-EINVAL, why, why_len, "%s: descriptor %s without size", what, dg);
+		return why_fail(why, why_len, -EINVAL, "%s: descriptor %s without size", what, dg);
 	size = json_object_get_int64(v);
 	if (size < 0)
-		return fail(-EINVAL, why, why_len, "%s: descriptor %s: negative size", what, dg);
+		return why_fail(why, why_len, -EINVAL, "%s: descriptor %s: negative size", what, dg);
 	if (copy_str(d->media_type, sizeof(d->media_type), mt))
-		return fail(-EINVAL, why, why_len, "%s: media type too long", what);
+		return why_fail(why, why_len, -EINVAL, "%s: media type too long", what);
 	memcpy(d->digest, dg, DIGEST_STR_LEN + 1);
 	d->size = (uint64_t)size;
 	if (json_object_object_get_ex(o, "annotations", &ann) &&
 	    json_object_is_type(ann, json_type_object)) {
 		ref = get_str(ann, OCI_REF_ANNOTATION);
 		if (ref && copy_str(d->ref_name, sizeof(d->ref_name), ref))
-			return fail(-EINVAL, why, why_len, "%s: ref name too long", what);
+			return why_fail(why, why_len, -EINVAL, "%s: ref name too long", what);
 	}
 	return 0;
 }
@@ -184,25 +173,25 @@ int oci_parse_index(const char *json, size_t len, struct oci_desc *out, char *wh
 		return -EINVAL;
 	if (!json_object_object_get_ex(o, "schemaVersion", &v) ||
 	    json_object_get_int(v) != 2) {
-		fail(-EPROTO, why, why_len, "index: schemaVersion is not 2");
+		why_fail(why, why_len, -EPROTO, "index: schemaVersion is not 2");
 		ret = -EPROTO;
 		goto out;
 	}
 	/* Optional in index.json of a layout; when present it must say index. */
 	mt = get_str(o, "mediaType");
 	if (mt && !oci_is_index_type(mt)) {
-		fail(-EPROTO, why, why_len, "index: unsupported media type %.100s", mt);
+		why_fail(why, why_len, -EPROTO, "index: unsupported media type %.100s", mt);
 		ret = -EPROTO;
 		goto out;
 	}
 	if (!json_object_object_get_ex(o, "manifests", &arr) ||
 	    !json_object_is_type(arr, json_type_array)) {
-		fail(-EINVAL, why, why_len, "index: no manifests array");
+		why_fail(why, why_len, -EINVAL, "index: no manifests array");
 		goto out;
 	}
 	n = json_object_array_length(arr);
 	if (n == 0) {
-		fail(-EINVAL, why, why_len, "index: lists no manifest");
+		why_fail(why, why_len, -EINVAL, "index: lists no manifest");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -224,7 +213,7 @@ int oci_parse_index(const char *json, size_t len, struct oci_desc *out, char *wh
 		}
 	}
 	if (chosen == SIZE_MAX) {
-		fail(-EPROTO, why, why_len, "index: no manifest for linux/amd64");
+		why_fail(why, why_len, -EPROTO, "index: no manifest for linux/amd64");
 		ret = -EPROTO;
 		goto out;
 	}
@@ -232,7 +221,7 @@ int oci_parse_index(const char *json, size_t len, struct oci_desc *out, char *wh
 	if (ret)
 		goto out;
 	if (!oci_is_index_type(out->media_type) && !oci_is_manifest_type(out->media_type)) {
-		ret = fail(-EPROTO, why, why_len, "index: entry %s: unsupported media type %.100s",
+		ret = why_fail(why, why_len, -EPROTO, "index: entry %s: unsupported media type %.100s",
 			   out->digest, out->media_type);
 		goto out;
 	}
@@ -256,16 +245,16 @@ int oci_parse_manifest(const char *json, size_t len, struct oci_manifest *m, cha
 		return -EINVAL;
 	if (!json_object_object_get_ex(o, "schemaVersion", &v) ||
 	    json_object_get_int(v) != 2) {
-		ret = fail(-EPROTO, why, why_len, "manifest: schemaVersion is not 2");
+		ret = why_fail(why, why_len, -EPROTO, "manifest: schemaVersion is not 2");
 		goto out;
 	}
 	mt = get_str(o, "mediaType");
 	if (mt && !oci_is_manifest_type(mt)) {
-		ret = fail(-EPROTO, why, why_len, "manifest: unsupported media type %.100s", mt);
+		ret = why_fail(why, why_len, -EPROTO, "manifest: unsupported media type %.100s", mt);
 		goto out;
 	}
 	if (!json_object_object_get_ex(o, "config", &v)) {
-		fail(-EINVAL, why, why_len, "manifest: no config");
+		why_fail(why, why_len, -EINVAL, "manifest: no config");
 		goto out;
 	}
 	ret = parse_desc(v, &m->config, "manifest config", why, why_len);
@@ -273,18 +262,18 @@ int oci_parse_manifest(const char *json, size_t len, struct oci_manifest *m, cha
 		goto out;
 	if (strcmp(m->config.media_type, OCI_MT_CONFIG) != 0 &&
 	    strcmp(m->config.media_type, DOCKER_MT_CONFIG) != 0) {
-		ret = fail(-EPROTO, why, why_len, "manifest: config %s: unsupported media type %.100s",
+		ret = why_fail(why, why_len, -EPROTO, "manifest: config %s: unsupported media type %.100s",
 			   m->config.digest, m->config.media_type);
 		goto out;
 	}
 	if (!json_object_object_get_ex(o, "layers", &arr) ||
 	    !json_object_is_type(arr, json_type_array)) {
-		ret = fail(-EINVAL, why, why_len, "manifest: no layers array");
+		ret = why_fail(why, why_len, -EINVAL, "manifest: no layers array");
 		goto out;
 	}
 	n = json_object_array_length(arr);
 	if (n > OCI_MAX_LAYERS) {
-		ret = fail(-EINVAL, why, why_len, "manifest: %zu layers, more than %d", n,
+		ret = why_fail(why, why_len, -EINVAL, "manifest: %zu layers, more than %d", n,
 			   OCI_MAX_LAYERS);
 		goto out;
 	}
@@ -294,7 +283,7 @@ int oci_parse_manifest(const char *json, size_t len, struct oci_manifest *m, cha
 		if (ret)
 			goto out;
 		if (oci_layer_compression(m->layers[i].media_type, &c)) {
-			ret = fail(-EPROTO, why, why_len,
+			ret = why_fail(why, why_len, -EPROTO,
 				   "manifest: layer %s: unsupported media type %.100s",
 				   m->layers[i].digest, m->layers[i].media_type);
 			goto out;
@@ -319,11 +308,11 @@ static int str_array(struct json_object *parent, const char *key, char ***out,
 	if (!parent || !json_object_object_get_ex(parent, key, &arr) || !arr)
 		return 0;
 	if (!json_object_is_type(arr, json_type_array))
-		return fail(-EINVAL, why, why_len, "%s: %s is not an array of strings", what, key);
+		return why_fail(why, why_len, -EINVAL, "%s: %s is not an array of strings", what, key);
 	n = json_object_array_length(arr);
 	v = calloc(n + 1, sizeof(*v));
 	if (!v)
-		return fail(-ENOMEM, why, why_len, "%s: out of memory", what);
+		return why_fail(why, why_len, -ENOMEM, "%s: out of memory", what);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(arr, i);
 
@@ -332,7 +321,7 @@ static int str_array(struct json_object *parent, const char *key, char ***out,
 			for (size_t j = 0; j < i; j++)
 				free(v[j]);
 			free(v);
-			return fail(-EINVAL, why, why_len, "%s: %s is not an array of strings",
+			return why_fail(why, why_len, -EINVAL, "%s: %s is not an array of strings",
 				    what, key);
 		}
 	}
@@ -384,18 +373,18 @@ int oci_parse_config(const char *json, size_t len, struct oci_image_config *c, c
 	c->arch = dup_opt(o, "architecture");
 	c->created = dup_opt(o, "created");
 	if (c->os && strcmp(c->os, "linux") != 0) {
-		ret = fail(-EPROTO, why, why_len, "image config: the image is for os %.40s, not linux",
+		ret = why_fail(why, why_len, -EPROTO, "image config: the image is for os %.40s, not linux",
 			   c->os);
 		goto out;
 	}
 	if (c->arch && strcmp(c->arch, "amd64") != 0) {
-		ret = fail(-EPROTO, why, why_len,
+		ret = why_fail(why, why_len, -EPROTO,
 			   "image config: the image is for architecture %.40s, not amd64", c->arch);
 		goto out;
 	}
 	if (json_object_object_get_ex(o, "config", &cfg) && cfg &&
 	    !json_object_is_type(cfg, json_type_object)) {
-		ret = fail(-EINVAL, why, why_len, "image config: config is not an object");
+		ret = why_fail(why, why_len, -EINVAL, "image config: config is not an object");
 		goto out;
 	}
 	ret = str_array(cfg, "Entrypoint", &c->entrypoint, "image config", why, why_len);
@@ -408,7 +397,7 @@ int oci_parse_config(const char *json, size_t len, struct oci_image_config *c, c
 	if (c->env) {
 		for (char **e = c->env; *e; e++) {
 			if (!strchr(*e, '=') || **e == '=') {
-				ret = fail(-EINVAL, why, why_len,
+				ret = why_fail(why, why_len, -EINVAL,
 					   "image config: Env entry '%.60s' is not KEY=VALUE", *e);
 				goto out;
 			}
@@ -441,20 +430,20 @@ int oci_parse_docker_save(const char *json, size_t len, struct docker_save_entry
 
 	memset(e, 0, sizeof(*e));
 	if (len > OCI_JSON_MAX)
-		return fail(-EINVAL, why, why_len, "manifest.json: too large");
+		return why_fail(why, why_len, -EINVAL, "manifest.json: too large");
 	/* Bounded by len: json need not be NUL-terminated. */
 	top = parse_json(json, len, "manifest.json", why, why_len);
 	if (!top)
 		return -EINVAL;
 	if (!json_object_is_type(top, json_type_array) ||
 	    json_object_array_length(top) == 0) {
-		fail(-EINVAL, why, why_len, "manifest.json: not a non-empty JSON array");
+		why_fail(why, why_len, -EINVAL, "manifest.json: not a non-empty JSON array");
 		goto out;
 	}
 	o = json_object_array_get_idx(top, 0);
 	cfg = json_object_is_type(o, json_type_object) ? get_str(o, "Config") : NULL;
 	if (!cfg || copy_str(e->config, sizeof(e->config), cfg)) {
-		fail(-EINVAL, why, why_len, "manifest.json: no Config");
+		why_fail(why, why_len, -EINVAL, "manifest.json: no Config");
 		goto out;
 	}
 	if (json_object_object_get_ex(o, "RepoTags", &tags) &&
@@ -466,17 +455,17 @@ int oci_parse_docker_save(const char *json, size_t len, struct docker_save_entry
 	}
 	if (!json_object_object_get_ex(o, "Layers", &arr) ||
 	    !json_object_is_type(arr, json_type_array)) {
-		fail(-EINVAL, why, why_len, "manifest.json: no Layers");
+		why_fail(why, why_len, -EINVAL, "manifest.json: no Layers");
 		goto out;
 	}
 	n = json_object_array_length(arr);
 	if (n > OCI_MAX_LAYERS) {
-		fail(-EINVAL, why, why_len, "manifest.json: more than %d layers", OCI_MAX_LAYERS);
+		why_fail(why, why_len, -EINVAL, "manifest.json: more than %d layers", OCI_MAX_LAYERS);
 		goto out;
 	}
 	e->layers = calloc(n ? n : 1, sizeof(*e->layers));
 	if (!e->layers) {
-		ret = fail(-ENOMEM, why, why_len, "manifest.json: out of memory");
+		ret = why_fail(why, why_len, -ENOMEM, "manifest.json: out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -484,7 +473,7 @@ int oci_parse_docker_save(const char *json, size_t len, struct docker_save_entry
 
 		if (!json_object_is_type(l, json_type_string) ||
 		    copy_str(e->layers[i], sizeof(e->layers[i]), json_object_get_string(l))) {
-			fail(-EINVAL, why, why_len, "manifest.json: layer %zu is not a path", i);
+			why_fail(why, why_len, -EINVAL, "manifest.json: layer %zu is not a path", i);
 			goto out;
 		}
 	}

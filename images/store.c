@@ -20,22 +20,11 @@
 #include <json-c/json.h>
 
 #include "layer.h"
+#include "log.h"
 #include "oci.h"
 
 extern char **environ;
 
-static int fail(int err, char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(int err, char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return err;
-}
 
 void store_init(struct store *s)
 {
@@ -192,13 +181,13 @@ static int lock_store(const struct store *s, char *why, size_t why_len)
 	snprintf(path, sizeof(path), "%s/lock", s->root);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return fail(-errno, why, why_len, "image store: %s: %s", path, strerror(errno));
+		return why_fail(why, why_len, -errno, "image store: %s: %s", path, strerror(errno));
 	while (flock(fd, LOCK_EX)) {
 		if (errno != EINTR) {
 			int e = errno;
 
 			close(fd);
-			return fail(-e, why, why_len, "image store: lock %s: %s", path, strerror(e));
+			return why_fail(why, why_len, -e, "image store: lock %s: %s", path, strerror(e));
 		}
 	}
 	return fd;
@@ -320,21 +309,21 @@ int store_remove(struct store *s, const char *name, bool *image_removed, char *w
 
 	*image_removed = false;
 	if (store_normalize_name(name, norm, sizeof(norm)))
-		return fail(-ENOENT, why, why_len, "image %s: not found (cocoon image ls)", name);
+		return why_fail(why, why_len, -ENOENT, "image %s: not found (cocoon image ls)", name);
 	if (access(s->root, F_OK))
-		return fail(-ENOENT, why, why_len, "image %s: not found (cocoon image ls)", name);
+		return why_fail(why, why_len, -ENOENT, "image %s: not found (cocoon image ls)", name);
 	lock = lock_store(s, why, why_len);
 	if (lock < 0)
 		return lock;
 	refs = load_refs(s, &err);
 	if (!refs) {
-		ret = fail(err, why, why_len, "image store: %s/refs.json: %s", s->root,
+		ret = why_fail(why, why_len, err, "image store: %s/refs.json: %s", s->root,
 			   strerror(-err));
 		goto out;
 	}
 	if (!json_object_object_get_ex(refs, norm, &v) || !json_object_is_type(v, json_type_string) ||
 	    !digest_valid(json_object_get_string(v))) {
-		ret = fail(-ENOENT, why, why_len, "image %s: not found (cocoon image ls)", name);
+		ret = why_fail(why, why_len, -ENOENT, "image %s: not found (cocoon image ls)", name);
 		goto out_refs;
 	}
 	memcpy(digest, json_object_get_string(v), DIGEST_STR_LEN + 1);
@@ -347,7 +336,7 @@ int store_remove(struct store *s, const char *name, bool *image_removed, char *w
 	}
 	ret = save_refs(s, refs);
 	if (ret) {
-		fail(ret, why, why_len, "image store: writing refs.json: %s", strerror(-ret));
+		why_fail(why, why_len, ret, "image store: writing refs.json: %s", strerror(-ret));
 		goto out_refs;
 	}
 	if (!other && !store_image_file(s, digest, "", dir, sizeof(dir))) {
@@ -391,20 +380,20 @@ static int open_verified(struct import *im, int src_fd, const char *path, const 
 	if (fd < 0) {
 		ret = -errno;
 		if (ret == -ENOENT || ret == -ELOOP)
-			return fail(-ENOENT, im->why, im->why_len,
+			return why_fail(im->why, im->why_len, -ENOENT,
 				    "image: %s blob %s is missing from the image", what,
 				    short_digest(digest, sd));
-		return fail(ret, im->why, im->why_len, "image: %s blob %s: %s", what,
+		return why_fail(im->why, im->why_len, ret, "image: %s blob %s: %s", what,
 			    short_digest(digest, sd), strerror(-ret));
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(-EINVAL, im->why, im->why_len, "image: %s blob %s is not a regular file",
+		return why_fail(im->why, im->why_len, -EINVAL, "image: %s blob %s is not a regular file",
 			    what, short_digest(digest, sd));
 	}
 	if ((uint64_t)st.st_size != size) {
 		close(fd);
-		return fail(-EBADMSG, im->why, im->why_len,
+		return why_fail(im->why, im->why_len, -EBADMSG,
 			    "image: blob %s has %llu bytes, its descriptor says %llu",
 			    short_digest(digest, sd), (unsigned long long)st.st_size,
 			    (unsigned long long)size);
@@ -413,10 +402,10 @@ static int open_verified(struct import *im, int src_fd, const char *path, const 
 	if (ret) {
 		close(fd);
 		if (ret == -EBADMSG || ret == -EMSGSIZE)
-			return fail(-EBADMSG, im->why, im->why_len,
+			return why_fail(im->why, im->why_len, -EBADMSG,
 				    "image: blob %s does not match its digest",
 				    short_digest(digest, sd));
-		return fail(ret, im->why, im->why_len, "image: blob %s: %s",
+		return why_fail(im->why, im->why_len, ret, "image: blob %s: %s",
 			    short_digest(digest, sd), strerror(-ret));
 	}
 	return fd;
@@ -429,7 +418,7 @@ static int read_verified(struct import *im, int src_fd, const char *path, const 
 	char sd[32];
 
 	if (size > OCI_JSON_MAX)
-		return fail(-EFBIG, im->why, im->why_len, "image: %s blob %s: larger than %u bytes",
+		return why_fail(im->why, im->why_len, -EFBIG, "image: %s blob %s: larger than %u bytes",
 			    what, short_digest(digest, sd), OCI_JSON_MAX);
 	fd = open_verified(im, src_fd, path, digest, size, what);
 	if (fd < 0)
@@ -437,7 +426,7 @@ static int read_verified(struct import *im, int src_fd, const char *path, const 
 	ret = read_all_fd(fd, OCI_JSON_MAX, buf, len);
 	close(fd);
 	if (ret)
-		return fail(ret, im->why, im->why_len, "image: %s blob %s: %s", what,
+		return why_fail(im->why, im->why_len, ret, "image: %s blob %s: %s", what,
 			    short_digest(digest, sd), strerror(-ret));
 	return 0;
 }
@@ -461,15 +450,15 @@ static int run_mkfs(struct import *im, const char *out, const char *dir)
 	ret = posix_spawnp(&pid, "mkfs.erofs", &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (ret)
-		return fail(-ret, im->why, im->why_len,
+		return why_fail(im->why, im->why_len, -ret,
 			    "image: cannot run mkfs.erofs: %s (package erofs-utils)", strerror(ret));
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
-			return fail(-errno, im->why, im->why_len, "image: mkfs.erofs: %s",
+			return why_fail(im->why, im->why_len, -errno, "image: mkfs.erofs: %s",
 				    strerror(errno));
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return fail(-EIO, im->why, im->why_len, "image: mkfs.erofs failed (status %d)",
+		return why_fail(im->why, im->why_len, -EIO, "image: mkfs.erofs failed (status %d)",
 			    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 	return 0;
 }
@@ -482,13 +471,13 @@ static int set_ref(struct import *im, const char *name, const char *digest)
 
 	refs = load_refs(im->s, &err);
 	if (!refs)
-		return fail(err, im->why, im->why_len, "image store: %s/refs.json: %s", im->s->root,
+		return why_fail(im->why, im->why_len, err, "image store: %s/refs.json: %s", im->s->root,
 			    strerror(-err));
 	json_object_object_add(refs, name, json_object_new_string(digest));
 	ret = save_refs(im->s, refs);
 	json_object_put(refs);
 	if (ret)
-		return fail(ret, im->why, im->why_len, "image store: writing refs.json: %s",
+		return why_fail(im->why, im->why_len, ret, "image store: writing refs.json: %s",
 			    strerror(-ret));
 	return 0;
 }
@@ -551,12 +540,12 @@ static int build_image(struct import *im, int src_fd, const char *name, const ch
 	oci_config_free(&cfg);
 
 	if (mkdirat(im->work_fd, "rootfs", 0755) || mkdirat(im->work_fd, "image", 0755)) {
-		ret = fail(-errno, im->why, im->why_len, "image: %s: %s", im->work, strerror(errno));
+		ret = why_fail(im->why, im->why_len, -errno, "image: %s: %s", im->work, strerror(errno));
 		goto out;
 	}
 	root_fd = openat(im->work_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0) {
-		ret = fail(-errno, im->why, im->why_len, "image: %s/rootfs: %s", im->work,
+		ret = why_fail(im->why, im->why_len, -errno, "image: %s/rootfs: %s", im->work,
 			   strerror(errno));
 		goto out;
 	}
@@ -584,7 +573,7 @@ static int build_image(struct import *im, int src_fd, const char *name, const ch
 				char tmp[512];
 
 				snprintf(tmp, sizeof(tmp), "%s", im->why);
-				fail(ret, im->why, im->why_len, "image: %s", tmp);
+				why_fail(im->why, im->why_len, ret, "image: %s", tmp);
 			}
 			goto out;
 		}
@@ -602,7 +591,7 @@ static int build_image(struct import *im, int src_fd, const char *name, const ch
 	if (!ret)
 		ret = write_file_at(im->work_fd, "image/manifest.json", manifest, mlen);
 	if (ret) {
-		fail(ret, im->why, im->why_len, "image: writing %s/image: %s", im->work,
+		why_fail(im->why, im->why_len, ret, "image: writing %s/image: %s", im->work,
 		     strerror(-ret));
 		goto out;
 	}
@@ -616,7 +605,7 @@ static int build_image(struct import *im, int src_fd, const char *name, const ch
 	if (store_image_file(im->s, mdigest, "", dst, sizeof(dst)) == 0 && rename(path, dst) &&
 	    errno != EEXIST && errno != ENOTEMPTY) {
 		/* EEXIST/ENOTEMPTY: a concurrent import of the same image won. */
-		ret = fail(-errno, im->why, im->why_len, "image: rename into %s: %s", dst,
+		ret = why_fail(im->why, im->why_len, -errno, "image: rename into %s: %s", dst,
 			   strerror(errno));
 	}
 	if (!ret)
@@ -651,11 +640,11 @@ static int choose_name(struct import *im, const char *src, const char *ref, char
 		}
 	}
 	if (!given)
-		return fail(-EINVAL, im->why, im->why_len,
+		return why_fail(im->why, im->why_len, -EINVAL,
 			    "image: %s names no image (no ref annotation or RepoTags): use --name NAME:TAG",
 			    src);
 	if (store_normalize_name(given, out, 256))
-		return fail(-EINVAL, im->why, im->why_len, "image: '%s' is not a valid name", given);
+		return why_fail(im->why, im->why_len, -EINVAL, "image: '%s' is not a valid name", given);
 	return 0;
 }
 
@@ -671,7 +660,7 @@ static int import_layout(struct import *im, int src_fd, const char *src, char *n
 
 	ret = store_read_file(src_fd, "index.json", OCI_JSON_MAX, &buf, &len);
 	if (ret)
-		return fail(ret, im->why, im->why_len, "image: %s/index.json: %s", src,
+		return why_fail(im->why, im->why_len, ret, "image: %s/index.json: %s", src,
 			    strerror(-ret));
 	ret = oci_parse_index(buf, len, &desc, im->why, im->why_len);
 	free(buf);
@@ -683,7 +672,7 @@ static int import_layout(struct import *im, int src_fd, const char *src, char *n
 	/* A nested index (a manifest list in a layout): at most a few levels. */
 	for (int depth = 0; oci_is_index_type(desc.media_type); depth++) {
 		if (depth == 4)
-			return fail(-ELOOP, im->why, im->why_len, "image: indexes nested too deep");
+			return why_fail(im->why, im->why_len, -ELOOP, "image: indexes nested too deep");
 		blob_path(desc.digest, path, sizeof(path));
 		ret = read_verified(im, src_fd, path, desc.digest, desc.size, "index", &buf, &len);
 		if (ret)
@@ -700,7 +689,7 @@ static int import_layout(struct import *im, int src_fd, const char *src, char *n
 	m = malloc(sizeof(*m));
 	layers = calloc(OCI_MAX_LAYERS, sizeof(*layers));
 	if (!m || !layers) {
-		ret = fail(-ENOMEM, im->why, im->why_len, "image: out of memory");
+		ret = why_fail(im->why, im->why_len, -ENOMEM, "image: out of memory");
 		goto out;
 	}
 	ret = oci_parse_manifest(mbuf, mlen, m, im->why, im->why_len);
@@ -727,7 +716,7 @@ prefix: {
 	char tmp[512];
 
 	snprintf(tmp, sizeof(tmp), "%s", im->why);
-	return fail(ret, im->why, im->why_len, "image: %s: %s", src, tmp);
+	return why_fail(im->why, im->why_len, ret, "image: %s: %s", src, tmp);
 }
 }
 
@@ -768,7 +757,7 @@ static int import_docker(struct import *im, int src_fd, const char *src, char *n
 
 	ret = store_read_file(src_fd, "manifest.json", OCI_JSON_MAX, &buf, &len);
 	if (ret)
-		return fail(ret, im->why, im->why_len, "image: %s/manifest.json: %s", src,
+		return why_fail(im->why, im->why_len, ret, "image: %s/manifest.json: %s", src,
 			    strerror(-ret));
 	ret = oci_parse_docker_save(buf, len, &e, im->why, im->why_len);
 	free(buf);
@@ -781,13 +770,13 @@ static int import_docker(struct import *im, int src_fd, const char *src, char *n
 	 * digests of the uncompressed tars, which is what docker save writes). */
 	digest_of_path(e.config, cdesc.digest);
 	if (!cdesc.digest[0]) {
-		ret = fail(-EPROTO, im->why, im->why_len,
+		ret = why_fail(im->why, im->why_len, -EPROTO,
 			   "image: %s: config %s is not named by its digest", src, e.config);
 		goto out;
 	}
 	fd = openat(src_fd, e.config, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		ret = fail(-ENOENT, im->why, im->why_len, "image: config blob %s is missing",
+		ret = why_fail(im->why, im->why_len, -ENOENT, "image: config blob %s is missing",
 			   e.config);
 		goto out;
 	}
@@ -809,7 +798,7 @@ static int import_docker(struct import *im, int src_fd, const char *src, char *n
 	while (cfg.diff_ids && cfg.diff_ids[n])
 		n++;
 	if (n != e.nlayers) {
-		ret = fail(-EPROTO, im->why, im->why_len,
+		ret = why_fail(im->why, im->why_len, -EPROTO,
 			   "image: %s: %zu layers but %zu diff_ids in the config", src, e.nlayers, n);
 		goto out;
 	}
@@ -818,7 +807,7 @@ static int import_docker(struct import *im, int src_fd, const char *src, char *n
 	arr = json_object_new_array();
 	if (!layers || !man || !arr) {
 		json_object_put(arr);
-		ret = fail(-ENOMEM, im->why, im->why_len, "image: out of memory");
+		ret = why_fail(im->why, im->why_len, -ENOMEM, "image: out of memory");
 		goto out;
 	}
 	json_object_object_add(man, "schemaVersion", json_object_new_int(2));
@@ -832,7 +821,7 @@ static int import_docker(struct import *im, int src_fd, const char *src, char *n
 		struct stat st;
 
 		if (!digest_valid(cfg.diff_ids[i])) {
-			ret = fail(-EPROTO, im->why, im->why_len, "image: %s: diff_id %zu is not sha256",
+			ret = why_fail(im->why, im->why_len, -EPROTO, "image: %s: diff_id %zu is not sha256",
 				   src, i);
 			goto out;
 		}
@@ -844,7 +833,7 @@ static int import_docker(struct import *im, int src_fd, const char *src, char *n
 		if (fstatat(src_fd, e.layers[i], &st, AT_SYMLINK_NOFOLLOW)) {
 			char sd[32];
 
-			ret = fail(-ENOENT, im->why, im->why_len,
+			ret = why_fail(im->why, im->why_len, -ENOENT,
 				   "image: layer blob %s is missing from the image",
 				   short_digest(cfg.diff_ids[i], sd));
 			goto out;
@@ -864,7 +853,7 @@ static int import_docker(struct import *im, int src_fd, const char *src, char *n
 						    JSON_C_TO_STRING_NOSLASHESCAPE);
 	ret = digest_buf(mtext, strlen(mtext), mdigest);
 	if (ret) {
-		fail(ret, im->why, im->why_len, "image: sha256 failed");
+		why_fail(im->why, im->why_len, ret, "image: sha256 failed");
 		goto out;
 	}
 	memcpy(digest, mdigest, DIGEST_STR_LEN + 1);
@@ -933,11 +922,11 @@ static int extract_tar(struct import *im, const char *tarpath, int dir_fd)
 	int ret = 0, r;
 
 	if (!a)
-		return fail(-ENOMEM, im->why, im->why_len, "image: out of memory");
+		return why_fail(im->why, im->why_len, -ENOMEM, "image: out of memory");
 	archive_read_support_filter_all(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open_filename(a, tarpath, 1 << 16) != ARCHIVE_OK) {
-		ret = fail(-EINVAL, im->why, im->why_len, "image: %s: %s", tarpath,
+		ret = why_fail(im->why, im->why_len, -EINVAL, "image: %s: %s", tarpath,
 			   archive_error_string(a));
 		goto out;
 	}
@@ -951,7 +940,7 @@ static int extract_tar(struct import *im, const char *tarpath, int dir_fd)
 
 		if (clean_path(archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "", rel,
 			       sizeof(rel))) {
-			ret = fail(-EINVAL, im->why, im->why_len, "image: %s: entry %.200s: bad path",
+			ret = why_fail(im->why, im->why_len, -EINVAL, "image: %s: entry %.200s: bad path",
 				   tarpath, archive_entry_pathname(ae));
 			goto out;
 		}
@@ -960,13 +949,13 @@ static int extract_tar(struct import *im, const char *tarpath, int dir_fd)
 		if (type != AE_IFREG && type != AE_IFDIR)
 			continue; /* an image layout holds no links or devices */
 		if (make_parents(dir_fd, rel)) {
-			ret = fail(-errno, im->why, im->why_len, "image: %s: entry %.200s: %s",
+			ret = why_fail(im->why, im->why_len, -errno, "image: %s: entry %.200s: %s",
 				   tarpath, rel, strerror(errno));
 			goto out;
 		}
 		if (type == AE_IFDIR) {
 			if (mkdirat(dir_fd, rel, 0755) && errno != EEXIST) {
-				ret = fail(-errno, im->why, im->why_len, "image: %s: entry %.200s: %s",
+				ret = why_fail(im->why, im->why_len, -errno, "image: %s: entry %.200s: %s",
 					   tarpath, rel, strerror(errno));
 				goto out;
 			}
@@ -974,7 +963,7 @@ static int extract_tar(struct import *im, const char *tarpath, int dir_fd)
 		}
 		fd = openat(dir_fd, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd < 0) {
-			ret = fail(-errno, im->why, im->why_len, "image: %s: entry %.200s: %s",
+			ret = why_fail(im->why, im->why_len, -errno, "image: %s: entry %.200s: %s",
 				   tarpath, rel, strerror(errno));
 			goto out;
 		}
@@ -987,13 +976,13 @@ static int extract_tar(struct import *im, const char *tarpath, int dir_fd)
 		}
 		close(fd);
 		if (r != ARCHIVE_EOF) {
-			ret = fail(-EIO, im->why, im->why_len, "image: %s: entry %.200s: %s", tarpath,
+			ret = why_fail(im->why, im->why_len, -EIO, "image: %s: entry %.200s: %s", tarpath,
 				   rel, archive_error_string(a) ? archive_error_string(a) : "write failed");
 			goto out;
 		}
 	}
 	if (r != ARCHIVE_EOF) {
-		ret = fail(-EINVAL, im->why, im->why_len, "image: %s: %s", tarpath,
+		ret = why_fail(im->why, im->why_len, -EINVAL, "image: %s: %s", tarpath,
 			   archive_error_string(a));
 		goto out;
 	}
@@ -1013,29 +1002,29 @@ int store_import(struct store *s, const char *src, const struct store_import_opt
 	int src_fd = -1, ret;
 
 	if (stat(src, &st))
-		return fail(-errno, why, why_len, "image: %s: %s", src, strerror(errno));
+		return why_fail(why, why_len, -errno, "image: %s: %s", src, strerror(errno));
 	if (snprintf(tmp, sizeof(tmp), "%s/tmp", s->root) >= (int)sizeof(tmp))
-		return fail(-ENAMETOOLONG, why, why_len, "image store: path too long");
+		return why_fail(why, why_len, -ENAMETOOLONG, "image store: path too long");
 	ret = mkdir_p(tmp);
 	if (!ret) {
 		snprintf(tmp, sizeof(tmp), "%s/images", s->root);
 		ret = mkdir_p(tmp);
 	}
 	if (ret)
-		return fail(ret, why, why_len, "image store: %s: %s", tmp, strerror(-ret));
+		return why_fail(why, why_len, ret, "image store: %s: %s", tmp, strerror(-ret));
 	snprintf(im.work, sizeof(im.work), "%s/tmp/import.XXXXXX", s->root);
 	if (!mkdtemp(im.work))
-		return fail(-errno, why, why_len, "image store: %s: %s", im.work, strerror(errno));
+		return why_fail(why, why_len, -errno, "image store: %s: %s", im.work, strerror(errno));
 	im.work_fd = open(im.work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (im.work_fd < 0) {
-		ret = fail(-errno, why, why_len, "image store: %s: %s", im.work, strerror(errno));
+		ret = why_fail(why, why_len, -errno, "image store: %s: %s", im.work, strerror(errno));
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		src_fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	} else {
 		if (mkdirat(im.work_fd, "src", 0700)) {
-			ret = fail(-errno, why, why_len, "image store: %s/src: %s", im.work,
+			ret = why_fail(why, why_len, -errno, "image store: %s/src: %s", im.work,
 				   strerror(errno));
 			goto out;
 		}
@@ -1047,7 +1036,7 @@ int store_import(struct store *s, const char *src, const struct store_import_opt
 		}
 	}
 	if (src_fd < 0) {
-		ret = fail(-errno, why, why_len, "image: %s: %s", src, strerror(errno));
+		ret = why_fail(why, why_len, -errno, "image: %s: %s", src, strerror(errno));
 		goto out;
 	}
 	if (faccessat(src_fd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
@@ -1055,7 +1044,7 @@ int store_import(struct store *s, const char *src, const struct store_import_opt
 	else if (faccessat(src_fd, "manifest.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		ret = import_docker(&im, src_fd, src, name, digest);
 	else
-		ret = fail(-EINVAL, why, why_len,
+		ret = why_fail(why, why_len, -EINVAL,
 			   "image: %s is neither an OCI image layout (index.json) nor a docker save "
 			   "archive (manifest.json)", src);
 out:
