@@ -49,6 +49,11 @@ int evloop_mod(struct evloop *loop, struct ev_handler *h, uint32_t events)
 void evloop_del(struct evloop *loop, struct ev_handler *h)
 {
 	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, h->fd, NULL);
+	/* Called from a handler, h may still have events later in the batch
+	 * being dispatched: forget them, so that the caller may free h now. */
+	for (int i = loop->batch_next; i < loop->batch_n; i++)
+		if (loop->batch[i].data.ptr == h)
+			loop->batch[i].data.ptr = NULL;
 }
 
 static void *evloop_thread(void *arg)
@@ -65,13 +70,18 @@ static void *evloop_thread(void *arg)
 			log_error("event loop: epoll_wait: %s", strerror(errno));
 			break;
 		}
+		loop->batch = evs;
+		loop->batch_n = n;
 		for (int i = 0; i < n; i++) {
 			struct ev_handler *h = evs[i].data.ptr;
 
-			if (!h) /* the wake eventfd */
+			loop->batch_next = i + 1;
+			if (!h) /* the wake eventfd, or a handler deleted meanwhile */
 				continue;
 			h->cb(h, evs[i].events);
 		}
+		loop->batch_n = 0;
+		loop->batch = NULL;
 	}
 	return NULL;
 }

@@ -9,6 +9,7 @@
 #define COCOON_EVLOOP_H
 
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -28,6 +29,10 @@ struct evloop {
 	pthread_t thread;
 	bool started;
 	bool stopping;
+	/* The batch being dispatched (loop thread only), so that evloop_del
+	 * can drop a deleted handler's pending events. */
+	struct epoll_event *batch;
+	int batch_n, batch_next;
 };
 
 int evloop_init(struct evloop *loop) __must_check;
@@ -36,6 +41,8 @@ int evloop_init(struct evloop *loop) __must_check;
  * at the same address until evloop_del or the loop is destroyed. */
 int evloop_add(struct evloop *loop, struct ev_handler *h, uint32_t events) __must_check;
 int evloop_mod(struct evloop *loop, struct ev_handler *h, uint32_t events) __must_check;
+/* Stop watching h. From a handler on the loop thread, h's events still
+ * pending in the current batch are dropped too, so h may be freed at once. */
 void evloop_del(struct evloop *loop, struct ev_handler *h);
 
 int evloop_start(struct evloop *loop) __must_check;
