@@ -946,6 +946,198 @@ static void pool_exhausted_by_resets(void **state)
 	good_read();
 }
 
+/* ---- rate limiting --------------------------------------------------------- */
+
+#define MSEC 1000000ull
+
+/* A used element and when the test first saw it (no earlier than the
+ * device pushed it). */
+struct seen {
+	uint32_t id, len;
+	uint64_t t;
+};
+
+/* Run the loop's handlers until `n` more used elements arrived (at most
+ * 10 s); record them in order. */
+static void collect(struct seen *out, unsigned int n)
+{
+	uint64_t end = rl_now_ns() + 10000 * MSEC;
+	unsigned int got = 0;
+
+	while (got < n && rl_now_ns() < end) {
+		dispatch(2, -1, -1);
+		while (got < n && vfd_used(&d, 0, &out[got].id, &out[got].len))
+			out[got++].t = rl_now_ns();
+	}
+	assert_int_equal(got, n);
+	used_expected += n;
+}
+
+static const struct seen *find_seen(const struct seen *s, unsigned int n, uint16_t head)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (s[i].id == head)
+			return &s[i];
+	fail_msg("head %u was not completed", head);
+	return NULL;
+}
+
+static void expect_pattern_at(uint64_t gpa, uint64_t sector, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (host(gpa, len)[i] != pattern(sector * SECT + i))
+			fail_msg("guest byte %u of the read at sector %llu is wrong", i,
+				 (unsigned long long)sector);
+}
+
+/*
+ * A disk limited to 32 KiB/s with a 4 KiB burst. An 8 KiB read (larger
+ * than the burst) goes at once and leaves 4 KiB of debt; a GET_ID behind
+ * it (0 bytes) too; the 4 KiB read after that waits in the device for
+ * 8 KiB worth of time, 250 ms, with no used entry, and then completes
+ * with the right data without any further kick: the limiter's timer
+ * resumed the queue.
+ */
+static void ratelimit_bytes(void **state)
+{
+	const struct rl_config cfg = { .bytes = 32 * KiB, .bytes_burst = 4 * KiB };
+	const struct vfd_buf a = { DATA, 16 * SECT, true };
+	const struct vfd_buf id = { DATA + 0x10000, VBLK_ID_BYTES, true };
+	const struct vfd_buf b = { DATA + 0x20000, 8 * SECT, true };
+	unsigned int nr;
+	const int *kicks = vblk_kick_fds(blk, &nr);
+	const char *base = strrchr(path, '/') + 1;
+	struct seen s[3];
+	uint16_t ha, hid, hb;
+	uint64_t t0;
+
+	(void)state;
+	assert_int_equal(vblk_set_ratelimit(blk, &cfg), 0);
+	memset(host(DATA, 0x30000), 0, 0x30000);
+	t0 = rl_now_ns();
+	ha = post(VIRTIO_BLK_T_IN, 10, &a, 1);
+	slot++;
+	hid = post(VIRTIO_BLK_T_GET_ID, 0, &id, 1);
+	slot++;
+	hb = post(VIRTIO_BLK_T_IN, 40, &b, 1);
+	/* The kick alone: GET_ID completes at once (it needs no I/O and no
+	 * bytes), the reads are not answered yet. */
+	dispatch(20, -1, kicks[0]);
+	assert_int_equal(vfd_used_idx(&d, 0), 1);
+	collect(s, 1);
+	assert_int_equal(s[0].id, hid);
+	assert_int_equal(s[0].len, VBLK_ID_BYTES + 1);
+	assert_memory_equal(host(id.addr, strlen(base)), base, strlen(base));
+	/* Then the 8 KiB read, and 250 ms after the first the 4 KiB one. */
+	collect(s + 1, 2);
+	assert_int_equal(s[1].id, ha);
+	assert_int_equal(s[1].len, 16 * SECT + 1);
+	assert_int_equal(s[2].id, hb);
+	assert_int_equal(s[2].len, 8 * SECT + 1);
+	assert_true(s[2].t - t0 >= 250 * MSEC);
+	assert_int_equal(status_byte(), VIRTIO_BLK_S_OK);
+	assert_int_equal(*host(STATUS + slot - 2, 1), VIRTIO_BLK_S_OK);
+	expect_pattern_at(a.addr, 10, a.len);
+	expect_pattern_at(b.addr, 40, b.len);
+	slot++;
+	good_read();
+}
+
+/* 10 requests per second, burst 1: a read goes at once, a GET_ID 100 ms
+ * later, a flush 200 ms later; each kind is one operation. */
+static void ratelimit_iops(void **state)
+{
+	const struct rl_config cfg = { .ops = 10, .ops_burst = 1 };
+	const struct vfd_buf r = { DATA, SECT, true };
+	const struct vfd_buf id = { DATA + 0x10000, VBLK_ID_BYTES, true };
+	unsigned int nr;
+	const int *kicks = vblk_kick_fds(blk, &nr);
+	struct seen s[3];
+	uint16_t hr, hid, hf;
+	uint64_t t0;
+
+	(void)state;
+	assert_int_equal(vblk_set_ratelimit(blk, &cfg), 0);
+	memset(host(DATA, SECT), 0, SECT);
+	t0 = rl_now_ns();
+	hr = post(VIRTIO_BLK_T_IN, 7, &r, 1);
+	slot++;
+	hid = post(VIRTIO_BLK_T_GET_ID, 0, &id, 1);
+	slot++;
+	hf = post(VIRTIO_BLK_T_FLUSH, 0, NULL, 0);
+	slot++;
+	/* The kick alone: the read is on the disk (its completion is not
+	 * dispatched), the GET_ID held back, so nothing is answered. */
+	dispatch(20, -1, kicks[0]);
+	assert_int_equal(vfd_used_idx(&d, 0), 0);
+	collect(s, 3);
+	assert_true(find_seen(s, 3, hr)->len == SECT + 1);
+	assert_true(find_seen(s, 3, hid)->t - t0 >= 100 * MSEC);
+	assert_true(find_seen(s, 3, hf)->t - t0 >= 200 * MSEC);
+	for (unsigned int i = 1; i <= 3; i++)
+		assert_int_equal(*host(STATUS + slot - i, 1), VIRTIO_BLK_S_OK);
+	expect_pattern_at(r.addr, 7, SECT);
+	good_read();
+}
+
+/*
+ * A reset while a write is held back by the limiter: the write never
+ * happens and is never answered, in the old ring or the new one; the new
+ * driver is served.
+ */
+static void ratelimit_reset_drops_pending(void **state)
+{
+	const struct rl_config cfg = { .bytes = 16 * KiB, .bytes_burst = 4 * KiB };
+	const struct vfd_buf a = { DATA, 8 * SECT, false };
+	const struct vfd_buf b = { DATA + 0x10000, 8 * SECT, false };
+	struct seen s[1];
+	uint16_t ha;
+	uint64_t t0;
+
+	(void)state;
+	assert_int_equal(vblk_set_ratelimit(blk, &cfg), 0);
+	memset(host(a.addr, a.len), 0x11, a.len);
+	memset(host(b.addr, b.len), 0x5a, b.len);
+	t0 = rl_now_ns();
+	ha = post(VIRTIO_BLK_T_OUT, 40, &a, 1);
+	slot++;
+	post(VIRTIO_BLK_T_OUT, 50, &b, 1);
+	collect(s, 1);
+	assert_int_equal(s[0].id, ha);
+	/* b would start 250 ms after a; reset before that. */
+	assert_true(rl_now_ns() - t0 < 200 * MSEC);
+	rebringup(FEATURES_RW, QSIZE);
+	dispatch(500, -1, -1);
+	assert_int_equal(vfd_used_idx(&d, 0), 0);
+	assert_int_equal(status_byte(), ST_NONE);
+	expect_host_pattern(50 * SECT, 8 * SECT);
+	{
+		uint8_t buf[8 * SECT];
+
+		host_read(40 * SECT, buf, sizeof(buf));
+		for (unsigned int i = 0; i < sizeof(buf); i++)
+			assert_int_equal(buf[i], 0x11);
+	}
+	slot++;
+	good_read();
+}
+
+/* No limit (the default, and NULL or zeroes): requests are never held
+ * back; replacing a limiter with none works. */
+static void ratelimit_none(void **state)
+{
+	const struct rl_config zero = { 0 };
+
+	(void)state;
+	assert_int_equal(vblk_set_ratelimit(blk, &(struct rl_config){ .ops = 1 }), 0);
+	assert_int_equal(vblk_set_ratelimit(blk, &zero), 0);
+	for (int i = 0; i < 20; i++)
+		good_read();
+	assert_int_equal(vblk_set_ratelimit(blk, NULL), 0);
+	for (int i = 0; i < 20; i++)
+		good_read();
+}
+
 static void real_loop_thread(void **state)
 {
 	const struct vfd_buf w = { DATA, 4 * SECT, false };
@@ -1080,6 +1272,10 @@ int main(void)
 		T(image_shrinks),
 		T(reset_drops_completion),
 		T(pool_exhausted_by_resets),
+		T(ratelimit_bytes),
+		T(ratelimit_iops),
+		T(ratelimit_reset_drops_pending),
+		T(ratelimit_none),
 		T(real_loop_thread),
 		T(create_errors),
 #undef T

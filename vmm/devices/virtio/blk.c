@@ -5,8 +5,12 @@
  *
  * Life of a request, all on the event-loop thread:
  *   kick      vblk_process: under the device lock, pop chains, validate
- *             each and either complete it at once (bad or trivial) or
- *             describe its host I/O as a struct aio_req; unlock; submit.
+ *             each, ask the rate limiter, and either complete it at once
+ *             (bad or trivial) or describe its host I/O as a struct
+ *             aio_req; unlock; submit. A request the limiter refuses is
+ *             kept as blk->pending and popping stops; the limiter's timer
+ *             (vblk_rl_timer) runs vblk_process again, which starts the
+ *             pending request first.
  *   I/O       the aio engine runs it (io_uring, or worker threads).
  *   complete  vblk_aio_done: a discard or write zeroes may need more steps
  *             (one per segment, or zero writes when fallocate is refused);
@@ -82,6 +86,7 @@ struct vblk_req {
 	uint32_t type;
 	uint8_t *status;         /* the chain's last writable byte */
 	uint32_t used_len;       /* bytes written to the writable part */
+	uint64_t bytes;          /* data bytes, for the rate limiter */
 	bool dsync;              /* writes must be stable at completion */
 	/* Discard and write zeroes: ranges[range] is in progress, `done`
 	 * sectors of it finished, the step in flight covers `piece`. */
@@ -105,11 +110,16 @@ struct vblk {
 	struct ev_handler kick_h;
 	bool kick_watched;
 	struct aio *aio;
-	/* Loop thread only. */
+	struct ratelimit rl;         /* zeroed (no limit) unless set */
+	/* Under dev->lock (the loop thread takes it around its queue work;
+	 * vblk_reset runs with it held on a vCPU thread). */
 	struct vblk_req *reqs;       /* VBLK_QUEUE_SIZE of them */
 	unsigned int nr_fresh;       /* reqs[nr_fresh..] never used yet */
 	struct vblk_req *free;       /* used before, free again */
 	bool starved;                /* a kick found the pool empty */
+	struct vblk_req *pending;    /* popped, validated, refused by rl */
+	enum prep_result pending_prep; /* what prep said about it */
+	/* Loop thread only. */
 	bool no_punch, no_zero_range; /* fallocate modes the file refused */
 	bool io_error_logged;
 	struct virtq_chain chain;    /* scratch for pop (dev->lock held) */
@@ -245,6 +255,7 @@ static enum prep_result prep_rw(struct vblk *blk, struct vblk_req *req,
 	req->used_len = write ? 1 : (uint32_t)len + 1;
 	if (len == 0)
 		return done(req, VIRTIO_BLK_S_OK);
+	req->bytes = len;
 	req->aio = (struct aio_req){
 		.op = write ? AIO_WRITEV : AIO_READV,
 		.fd = blk->fd,
@@ -336,6 +347,7 @@ static enum prep_result prep(struct vblk *blk, struct vblk_req *req,
 	req->reset_count = blk->vdev.reset_count;
 	req->malformed = false;
 	req->used_len = 1;
+	req->bytes = 0;
 	req->status_val = VIRTIO_BLK_S_OK;
 	req->nr_ranges = 0;
 	/* 5.2.6.2 (the first "stable" case): FLUSH offered, not accepted. */
@@ -503,18 +515,6 @@ static bool range_next(struct vblk *blk, struct vblk_req *req)
 
 /* ---- submitting ----------------------------------------------------------- */
 
-/*
- * Rate limiting hook: called for every request before its host I/O is
- * submitted. A limiter would return false and queue the request itself,
- * submitting it later from a timer on the loop; there is none yet.
- */
-static bool vblk_admit(struct vblk *blk, struct vblk_req *req)
-{
-	(void)blk;
-	(void)req;
-	return true;
-}
-
 static void io_error(struct vblk *blk, struct vblk_req *req, int64_t res)
 {
 	if (!blk->io_error_logged) {
@@ -536,8 +536,6 @@ static void submit_list(struct vblk *blk, struct vblk_req *list)
 		int ret;
 
 		list = list->next;
-		if (!vblk_admit(blk, req))
-			continue;
 		ret = aio_submit(blk->aio, &req->aio);
 		if (ret) {
 			io_error(blk, req, ret);
@@ -550,8 +548,32 @@ static void submit_list(struct vblk *blk, struct vblk_req *list)
 	vblk_finish(blk, finished);
 }
 
+/*
+ * Whether the rate limiter lets `req` start now: one operation and its
+ * data bytes. When it does not, its timer is armed. dev->lock held.
+ */
+static bool vblk_admit(struct vblk *blk, const struct vblk_req *req)
+{
+	return !rl_enabled(&blk->rl) || rl_consume(&blk->rl, 1, req->bytes, rl_now_ns());
+}
+
+/* Start an admitted request: its host I/O joins the batch at *tail, or it
+ * completes now. dev->lock held. */
+static void start(struct vblk *blk, struct vblk_req *req, enum prep_result prep,
+		  struct vblk_req ***tail)
+{
+	if (prep == PREP_IO) {
+		req->next = NULL;
+		**tail = req;
+		*tail = &req->next;
+		return;
+	}
+	complete_locked(blk, req);
+	req_free(blk, req);
+}
+
 /* Drain the queue: pop, validate, complete what needs no I/O, submit the
- * rest. Loop thread. */
+ * rest; stop at the first request the rate limiter refuses. Loop thread. */
 static void vblk_process(struct vblk *blk)
 {
 	struct virtio_dev *dev = &blk->vdev;
@@ -560,6 +582,14 @@ static void vblk_process(struct vblk *blk)
 
 	virtio_dev_lock(dev);
 	blk->starved = false;
+	/* The request refused last time was popped before anything still in
+	 * the ring: it goes first, or nothing goes. (A reset dropped it.) */
+	if (blk->pending) {
+		if (!vblk_admit(blk, blk->pending))
+			goto out;
+		start(blk, blk->pending, blk->pending_prep, &tail);
+		blk->pending = NULL;
+	}
 	for (;;) {
 		struct vblk_req *req = req_alloc(blk);
 
@@ -577,19 +607,23 @@ static void vblk_process(struct vblk *blk)
 			req->head = blk->chain.head;
 			req->reset_count = dev->reset_count;
 			req->malformed = true;
+			req->bytes = 0;
 			ret = PREP_MALFORMED;
 		} else {
 			ret = prep(blk, req, &blk->chain);
 		}
-		if (ret == PREP_IO) {
-			req->next = NULL;
-			*tail = req;
-			tail = &req->next;
-			continue;
+		/* Every chain is an operation, even one completed at once: a
+		 * guest cannot make the host spin on cheap bad requests. */
+		if (!vblk_admit(blk, req)) {
+			/* Deferred, not dropped: it stays popped (its head in
+			 * flight) until the limiter's timer brings us back. */
+			blk->pending = req;
+			blk->pending_prep = (enum prep_result)ret;
+			break;
 		}
-		complete_locked(blk, req);
-		req_free(blk, req);
+		start(blk, req, (enum prep_result)ret, &tail);
 	}
+out:
 	virtio_dev_notify_queue(dev, 0);
 	virtio_dev_unlock(dev);
 	submit_list(blk, batch);
@@ -627,6 +661,16 @@ static void vblk_aio_done(void *opaque, struct aio_req *list)
 	}
 	aio_flush(blk->aio);
 	vblk_finish(blk, finished);
+}
+
+/* The rate limiter's timer: tokens for the pending request are there. */
+static void vblk_rl_timer(struct ev_handler *h, uint32_t events)
+{
+	struct vblk *blk = container_of(h, struct vblk, rl.timer);
+
+	(void)events;
+	rl_timer_ack(&blk->rl);
+	vblk_process(blk);
 }
 
 static void vblk_kick(struct ev_handler *h, uint32_t events)
@@ -682,10 +726,17 @@ static int vblk_activate(struct virtio_dev *dev)
 
 static void vblk_reset(struct virtio_dev *dev)
 {
+	struct vblk *blk = to_vblk(dev);
+
 	/* Requests on the disk cannot be recalled: their completions are
-	 * dropped by reset_count (complete_locked). Nothing else to forget:
+	 * dropped by reset_count (complete_locked). The one held back by the
+	 * rate limiter never started: it belonged to the old ring and is
+	 * forgotten (its tokens were never taken). Nothing else to forget:
 	 * negotiated features live in dev->st. */
-	(void)dev;
+	if (blk->pending) {
+		req_free(blk, blk->pending);
+		blk->pending = NULL;
+	}
 }
 
 /* ---- creation ------------------------------------------------------------- */
@@ -856,6 +907,12 @@ const char *vblk_aio_name(const struct vblk *blk)
 	return aio_engine_name(blk->aio);
 }
 
+int vblk_set_ratelimit(struct vblk *blk, const struct rl_config *cfg)
+{
+	rl_destroy(&blk->rl);
+	return rl_init(&blk->rl, cfg, blk->loop, vblk_rl_timer);
+}
+
 void vblk_destroy(struct virtio_dev *dev)
 {
 	struct vblk *blk;
@@ -865,6 +922,7 @@ void vblk_destroy(struct virtio_dev *dev)
 	blk = to_vblk(dev);
 	if (blk->kick_watched && blk->loop->epfd >= 0)
 		evloop_del(blk->loop, &blk->kick_h);
+	rl_destroy(&blk->rl);
 	/* First the engine: it waits until nothing writes guest memory. */
 	aio_destroy(blk->aio);
 	if (blk->kick_fd >= 0)

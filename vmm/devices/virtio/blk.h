@@ -29,6 +29,17 @@
  * the loop thread never waits for the disk. A request popped before a
  * device reset is never completed after it (see virtio.h).
  *
+ * Rate limiting (vblk_set_ratelimit): every request popped from the ring
+ * is one operation, and a read or write that goes to the disk also counts
+ * its data bytes (flush, GET_ID, discard, write zeroes and requests
+ * refused by validation count as operations with 0 bytes). A request the
+ * limiter refuses is held in the device (popped, not started) and the
+ * device pops nothing more; the limiter's timer on the event loop resumes
+ * the queue when enough tokens are there. So throttling defers requests,
+ * in ring order, and never fails or drops them; requests already on the
+ * disk are not affected. A device reset drops the held request (it
+ * belongs to the old ring).
+ *
  * Snapshot: the device's guest-visible state is all in struct virtio_dev
  * (the configuration follows from the image); requests in flight must be
  * completed before one is taken.
@@ -42,6 +53,7 @@
 
 #include "../../evloop.h"
 #include "../../memory.h"
+#include "../../ratelimit.h"
 #include "../../util.h"
 #include "virtio.h"
 
@@ -84,6 +96,16 @@ uint64_t vblk_capacity(const struct vblk *blk);
 
 /* "io_uring" or "threads". */
 const char *vblk_aio_name(const struct vblk *blk);
+
+/*
+ * Limit the device to `cfg` (see ratelimit.h; NULL or all zero: no limit,
+ * the default). Call after vblk_create and before the VM runs, while none
+ * of the device's handlers can run; a second call replaces the limiter.
+ * The limiter's timer is watched on the device's event loop. Returns 0 or
+ * -errno (from timerfd_create or the loop); on error the device is left
+ * unlimited.
+ */
+int vblk_set_ratelimit(struct vblk *blk, const struct rl_config *cfg) __must_check;
 
 /*
  * Free a device made by vblk_create (the signature vm_add_virtio takes).

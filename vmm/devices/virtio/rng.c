@@ -14,11 +14,23 @@
 
 #define VRNG_QUEUE 0u
 
+/* What to do with a popped chain. */
+enum vrng_serve {
+	SERVE_FILL,  /* fill its writable part */
+	SERVE_EMPTY, /* complete it with length 0 (malformed or wrong way) */
+};
+
 struct vrng {
 	struct virtio_dev vdev;
 	struct evloop *loop;
 	struct ev_handler kick; /* kick.fd: the request queue's eventfd */
 	bool watched;           /* kick is registered with loop */
+	struct ratelimit rl;    /* zeroed (no limit) unless set */
+	/* Under dev->lock: the chain being served, and whether it is one the
+	 * limiter refused (popped, not served yet) and how to serve it. */
+	struct virtq_chain chain;
+	bool pending;
+	enum vrng_serve pending_serve;
 };
 
 static struct vrng *to_vrng(struct virtio_dev *dev)
@@ -69,40 +81,62 @@ static uint32_t fill(const struct virtq_chain *chain, uint32_t len)
 	return done;
 }
 
+/* Pop the next chain and decide how to serve it; false when there is
+ * none (empty, broken, or the device is not active). dev->lock held. */
+static bool next_chain(struct vrng *rng, enum vrng_serve *serve)
+{
+	int ret = virtio_dev_pop(&rng->vdev, VRNG_QUEUE, &rng->chain);
+
+	if (ret == -EAGAIN || ret == -EIO)
+		return false;
+	*serve = SERVE_FILL;
+	if (ret == -EBADMSG) {
+		*serve = SERVE_EMPTY;
+	} else if (rng->chain.nr_readable || !rng->chain.writable_len) {
+		/* 5.4.6.1: requests are device-writable only. */
+		log_guest_once("virtio-rng: request with a readable part or "
+			       "nothing writable");
+		*serve = SERVE_EMPTY;
+	}
+	return true;
+}
+
 bool vrng_process(struct vrng *rng)
 {
 	struct virtio_dev *dev = &rng->vdev;
-	struct virtq_chain chain;
 	uint32_t budget = VRNG_MAX_BATCH;
 	bool more = false;
-	int ret;
 
 	virtio_dev_lock(dev);
 	while (budget) {
-		uint32_t want;
+		enum vrng_serve serve;
+		uint32_t want = 0;
 
-		ret = virtio_dev_pop(dev, VRNG_QUEUE, &chain);
-		if (ret == -EAGAIN || ret == -EIO)
+		/* A chain the limiter refused last time comes before the
+		 * ring's (a reset cleared it). */
+		if (rng->pending) {
+			serve = rng->pending_serve;
+		} else if (!next_chain(rng, &serve)) {
 			break;
-		if (ret == -EBADMSG) {
-			virtio_dev_push(dev, VRNG_QUEUE, chain.head, 0);
-			continue;
 		}
-		/* 5.4.6.1: requests are device-writable only. */
-		if (chain.nr_readable || !chain.writable_len) {
-			log_guest_once("virtio-rng: request with a readable part or "
-				       "nothing writable");
-			virtio_dev_push(dev, VRNG_QUEUE, chain.head, 0);
-			continue;
+		if (serve == SERVE_FILL) {
+			want = rng->chain.writable_len;
+			if (want > VRNG_MAX_REQUEST)
+				want = VRNG_MAX_REQUEST;
+			if (want > budget)
+				want = budget;
 		}
-		want = chain.writable_len;
-		if (want > VRNG_MAX_REQUEST)
-			want = VRNG_MAX_REQUEST;
-		if (want > budget)
-			want = budget;
-		want = fill(&chain, want);
+		/* Every chain is an operation, also one completed empty. */
+		if (rl_enabled(&rng->rl) && !rl_consume(&rng->rl, 1, want, rl_now_ns())) {
+			rng->pending = true;
+			rng->pending_serve = serve;
+			break;
+		}
+		rng->pending = false;
+		if (want)
+			want = fill(&rng->chain, want);
 		budget -= want;
-		virtio_dev_push(dev, VRNG_QUEUE, chain.head, want);
+		virtio_dev_push(dev, VRNG_QUEUE, rng->chain.head, want);
 	}
 	/* Out of budget: the queue may hold more; come back after the other
 	 * handlers had their turn instead of serving one guest forever. */
@@ -113,6 +147,16 @@ bool vrng_process(struct vrng *rng)
 	virtio_dev_notify_queue(dev, VRNG_QUEUE);
 	virtio_dev_unlock(dev);
 	return more;
+}
+
+/* The rate limiter's timer: tokens for the pending request are there. */
+static void vrng_rl_timer(struct ev_handler *h, uint32_t events)
+{
+	struct vrng *rng = container_of(h, struct vrng, rl.timer);
+
+	(void)events;
+	rl_timer_ack(&rng->rl);
+	vrng_process(rng);
 }
 
 static void vrng_kicked(struct ev_handler *h, uint32_t events)
@@ -141,6 +185,13 @@ static int vrng_activate(struct virtio_dev *dev)
 	return 0;
 }
 
+/* dev->lock held. A chain held back by the limiter belongs to the old
+ * ring: forget it (its head may come back in a new request). */
+static void vrng_reset(struct virtio_dev *dev)
+{
+	to_vrng(dev)->pending = false;
+}
+
 static const struct virtio_dev_ops vrng_ops = {
 	.name = "virtio-rng",
 	.device_id = VIRTIO_ID_RNG,
@@ -150,6 +201,7 @@ static const struct virtio_dev_ops vrng_ops = {
 	.config_size = 0, /* 5.4.4: no configuration */
 	.queue_notify = vrng_queue_notify,
 	.activate = vrng_activate,
+	.reset = vrng_reset,
 };
 
 int vrng_create(const struct guest_mem *mem, struct evloop *loop, struct vrng **out)
@@ -198,6 +250,12 @@ int vrng_kick_fd(const struct vrng *rng)
 	return rng->kick.fd;
 }
 
+int vrng_set_ratelimit(struct vrng *rng, const struct rl_config *cfg)
+{
+	rl_destroy(&rng->rl);
+	return rl_init(&rng->rl, cfg, rng->loop, vrng_rl_timer);
+}
+
 void vrng_destroy(struct virtio_dev *dev)
 {
 	struct vrng *rng;
@@ -209,6 +267,7 @@ void vrng_destroy(struct virtio_dev *dev)
 	 * epoll_ctl fails harmlessly on its closed fd. */
 	if (rng->watched && rng->loop->epfd >= 0)
 		evloop_del(rng->loop, &rng->kick);
+	rl_destroy(&rng->rl);
 	if (rng->kick.fd >= 0)
 		close(rng->kick.fd);
 	virtio_dev_destroy(&rng->vdev);

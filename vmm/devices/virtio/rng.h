@@ -12,9 +12,19 @@
  * no device-writable part is completed with length 0 (5.4.6.1: the device
  * only writes).
  *
+ * Rate limiting (vrng_set_ratelimit): each chain popped is one operation
+ * and the bytes it is to be served (after the caps above; 0 for a chain
+ * completed empty) are its bytes. A request the limiter refuses is held in
+ * the device, popped but not served, and nothing more is popped until the
+ * limiter's timer on the event loop serves it; it is never cut short or
+ * dropped for the limiter's sake. A request larger than the bytes burst
+ * goes through when the bucket is full (see ratelimit.h). A device reset
+ * drops the held request.
+ *
  * Threads: vrng_process runs on the event-loop thread (or a test's) and takes
- * the device lock; the transport's callbacks run on vCPU threads. The device
- * has no host state besides its kick eventfd, so snapshotting it is the
+ * the device lock; the transport's callbacks run on vCPU threads. Besides
+ * its kick eventfd and limiter, the device holds at most one request
+ * refused by the limiter; with no limiter, snapshotting it is the
  * transport's state alone.
  */
 #ifndef COCOON_VIRTIO_RNG_H
@@ -24,6 +34,7 @@
 
 #include "../../evloop.h"
 #include "../../memory.h"
+#include "../../ratelimit.h"
 #include "../../util.h"
 #include "virtio.h"
 
@@ -50,10 +61,21 @@ int vrng_kick_fd(const struct vrng *rng);
 /*
  * Serve available requests, at most VRNG_MAX_BATCH bytes. Takes the device
  * lock. Returns true when the batch limit stopped it (the device has kicked
- * itself to come back), false when the queue is empty or the device is not
- * active.
+ * itself to come back), false when the queue is empty, the device is not
+ * active, or the rate limiter refused a request (its timer comes back;
+ * without a loop nothing does, and the caller calls again).
  */
 bool vrng_process(struct vrng *rng);
+
+/*
+ * Limit the device to `cfg` (see ratelimit.h; NULL or all zero: no limit,
+ * the default). Call after vrng_create and before the VM runs, while
+ * vrng_process cannot run; a second call replaces the limiter. The
+ * limiter's timer is watched on the loop given to vrng_create (with none,
+ * the limiter only refuses). Returns 0 or -errno; on error the device is
+ * left unlimited.
+ */
+int vrng_set_ratelimit(struct vrng *rng, const struct rl_config *cfg) __must_check;
 
 /* Free the device (the `destroy` of vm_add_virtio). Safe on NULL. */
 void vrng_destroy(struct virtio_dev *dev);
