@@ -39,6 +39,12 @@
  *                          prefix, lower case ("nofile"); "unlimited" allowed
  *   "tty"     "1"          optional: the workload gets a terminal (-t)
  *   "stdin"   "1"          optional: keep stdin open (-i); otherwise /dev/null
+ *   "net_addr" "A.B.C.D/P" optional: the guest's IPv4 address on eth0 (the
+ *                          virtio-net device); guest-init brings eth0 up
+ *                          with it. lo is always brought up
+ *   "net_gw"  "A.B.C.D"    optional (needs net_addr): the default route
+ *   "dns"     "A.B.C.D"    repeated, at most 3: nameservers; guest-init
+ *                          writes them to the root's /etc/resolv.conf
  * Unknown keys are ignored so that an older init can boot a newer spec.
  * The file is at most COCOON_SPEC_MAX bytes.
  *

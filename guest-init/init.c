@@ -27,6 +27,7 @@
 #include "passwd.h"
 #include "ports.h"
 #include "rlimit.h"
+#include "net.h"
 #include "rootfs.h"
 #include "spec.h"
 #include "status.h"
@@ -617,6 +618,12 @@ int main(void)
 	(void)!symlink("/proc/self/fd/1", "/dev/stdout");
 	(void)!symlink("/proc/self/fd/2", "/dev/stderr");
 
+	/* Before the root switch: nothing here needs the image, and a bad
+	 * address fails the run before anything is mounted read-write. */
+	ret = net_setup(&spec, &what);
+	if (ret < 0)
+		fail(what, -ret);
+
 	if (spec.root) {
 		ret = rootfs_enter(spec.root, spec.root_rw, &what);
 		if (ret < 0) {
@@ -624,7 +631,10 @@ int main(void)
 			finish(COCOON_STATUS_INIT_FAILED);
 		}
 		root_rw = spec.root_rw;
-		ret = rootfs_write_identity(spec.hostname, &what);
+		ret = rootfs_write_identity(spec.hostname, spec.net_addr, &what);
+		if (ret < 0)
+			fail(what, -ret);
+		ret = net_write_resolv(&spec, &what);
 		if (ret < 0)
 			fail(what, -ret);
 	}

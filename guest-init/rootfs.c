@@ -113,7 +113,7 @@ static int mount_overlay(const char *dev, const char **what)
 
 /* Move the initramfs mount at /name (name: a few letters) to
  * NEW_ROOT/name, creating the directory when the image lacks it. */
-static int move_mount(const char *name, mode_t mode)
+static int move_into_root(const char *name, mode_t mode)
 {
 	char src[16] = "/", dst[sizeof(NEW_ROOT) + 16] = NEW_ROOT "/";
 	struct stat st;
@@ -159,7 +159,7 @@ int rootfs_enter(const char *dev, bool rw, const char **what)
 		return ret;
 
 	for (size_t i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
-		ret = move_mount(moves[i].name, moves[i].mode);
+		ret = move_into_root(moves[i].name, moves[i].mode);
 		if (ret < 0) {
 			*what = moves[i].what;
 			return ret;
@@ -174,7 +174,7 @@ int rootfs_enter(const char *dev, bool rw, const char **what)
 	return 0;
 }
 
-static int write_file(const char *path, const char *const *parts)
+int rootfs_write_file(const char *path, const char *const *parts)
 {
 	char buf[256];
 	size_t len = 0;
@@ -189,7 +189,7 @@ static int write_file(const char *path, const char *const *parts)
 		memcpy(buf + len, *parts, l);
 		len += l;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -errno;
 	n = write(fd, buf, len);
@@ -202,8 +202,9 @@ static int write_file(const char *path, const char *const *parts)
 	return close(fd) < 0 ? -errno : 0;
 }
 
-int rootfs_write_identity(const char *hostname, const char **what)
+int rootfs_write_identity(const char *hostname, const char *net_addr, const char **what)
 {
+	char ip[16] = "";
 	struct stat st;
 	int ret;
 
@@ -213,16 +214,26 @@ int rootfs_write_identity(const char *hostname, const char **what)
 		const char *const parts[] = {hostname, "\n", NULL};
 
 		*what = "write /etc/hostname";
-		if ((ret = write_file("/etc/hostname", parts)) < 0)
+		if ((ret = rootfs_write_file("/etc/hostname", parts)) < 0)
 			return ret;
+	}
+	/* The address part of "A.B.C.D/P" (net.c has checked the syntax). */
+	if (net_addr && hostname) {
+		size_t n = strcspn(net_addr, "/");
+
+		if (n < sizeof(ip)) {
+			memcpy(ip, net_addr, n);
+			ip[n] = '\0';
+		}
 	}
 	{
 		const char *const parts[] = {
 		    "127.0.0.1\tlocalhost", hostname ? " " : "", hostname ? hostname : "",
-		    "\n::1\tlocalhost ip6-localhost ip6-loopback\n", NULL};
+		    "\n::1\tlocalhost ip6-localhost ip6-loopback\n", ip, ip[0] ? "\t" : "",
+		    ip[0] ? hostname : "", ip[0] ? "\n" : "", NULL};
 
 		*what = "write /etc/hosts";
-		if ((ret = write_file("/etc/hosts", parts)) < 0)
+		if ((ret = rootfs_write_file("/etc/hosts", parts)) < 0)
 			return ret;
 	}
 	return 0;

@@ -27,10 +27,20 @@ __attribute__((warn_unused_result)) int rootfs_enter(const char *dev, bool rw,
 
 /*
  * In the (new) root, when it has /etc: write /etc/hostname (when hostname
- * is not NULL) and /etc/hosts (localhost, and hostname on the same line).
+ * is not NULL) and /etc/hosts (localhost, and hostname on the same line;
+ * with net_addr "A.B.C.D/P" also "A.B.C.D hostname", as docker writes it).
  * Returns 0 or -errno with *what naming the file.
  */
 __attribute__((warn_unused_result)) int rootfs_write_identity(const char *hostname,
+                                                              const char *net_addr,
                                                               const char **what);
+
+/*
+ * Write the concatenation of `parts` (NULL-terminated, 256 bytes at most)
+ * to `path`, mode 0644, replacing its contents; a symlink at path is not
+ * followed (-ELOOP). 0 or -errno.
+ */
+__attribute__((warn_unused_result)) int rootfs_write_file(const char *path,
+                                                          const char *const *parts);
 
 #endif

@@ -59,6 +59,9 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 	s->root = NULL;
 	s->user = NULL;
 	s->nrlimits = 0;
+	s->net_addr = NULL;
+	s->net_gw = NULL;
+	s->ndns = 0;
 	s->root_rw = -1;
 	s->tty = -1;
 	s->stdin_open = -1;
@@ -123,6 +126,18 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 			if (s->nrlimits == SPEC_MAX_RLIMITS)
 				return fail(s, "too many rlimits");
 			s->rlimits[s->nrlimits++] = val;
+		} else if (strcmp(key, "net_addr") == 0) {
+			if (s->net_addr)
+				return fail(s, "net_addr given twice");
+			s->net_addr = val;
+		} else if (strcmp(key, "net_gw") == 0) {
+			if (s->net_gw)
+				return fail(s, "net_gw given twice");
+			s->net_gw = val;
+		} else if (strcmp(key, "dns") == 0) {
+			if (s->ndns == SPEC_MAX_DNS)
+				return fail(s, "too many dns entries");
+			s->dns[s->ndns++] = val;
 		} else if (strcmp(key, "root_rw") == 0) {
 			if (set_flag(&s->root_rw, val) < 0)
 				return fail(s, "root_rw given twice or not 0/1");
@@ -146,6 +161,8 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 	s->envp[s->envc] = NULL;
 	if (!s->cwd)
 		s->cwd = "/";
+	if (s->net_gw && !s->net_addr)
+		return fail(s, "net_gw without net_addr");
 	s->root_rw = s->root_rw == 1;
 	s->tty = s->tty == 1;
 	s->stdin_open = s->stdin_open == 1;

@@ -15,6 +15,8 @@
 #define SPEC_MAX_HOSTNAME 64
 /* Docker has 16 limit names; room for repeats and newer ones. */
 #define SPEC_MAX_RLIMITS 64
+/* resolv.conf(5): the resolver reads at most 3 nameserver lines. */
+#define SPEC_MAX_DNS 3
 
 struct spec {
 	/* Point into the parsed buffer, which must outlive the struct. */
@@ -32,6 +34,10 @@ struct spec {
 	const char *user;     /* as given ("uid[:gid]", "name[:group]"), or NULL */
 	const char *rlimits[SPEC_MAX_RLIMITS]; /* "name=soft:hard", unparsed */
 	size_t nrlimits;
+	const char *net_addr; /* "A.B.C.D/PREFIX" for eth0, or NULL: no network */
+	const char *net_gw;   /* "A.B.C.D" default route, or NULL */
+	const char *dns[SPEC_MAX_DNS]; /* nameservers, unparsed */
+	size_t ndns;
 	int root_rw; /* flags: 0 or 1 once parsed ("0"/"1" in the spec) */
 	int tty;
 	int stdin_open;    /* "stdin" */
@@ -46,9 +52,10 @@ struct spec {
  * env entries; an env entry is not KEY=VALUE with a non-empty KEY; cwd is not
  * absolute; hostname is empty or longer than SPEC_MAX_HOSTNAME; root is not
  * absolute; user is empty; root_rw, tty or stdin is not "0" or "1"; there
- * are more than SPEC_MAX_RLIMITS rlimits; a key other than arg, env and
- * rlimit appears twice. Unknown keys are skipped; rlimit values are checked
- * later (rlimit.h).
+ * are more than SPEC_MAX_RLIMITS rlimits or SPEC_MAX_DNS dns entries; net_gw
+ * comes without net_addr; a key other than arg, env, rlimit and dns appears
+ * twice. Unknown keys are skipped; rlimit values are checked
+ * later (rlimit.h), addresses by guest-init's net.c.
  * On error the other fields of *s are unspecified.
  */
 __attribute__((warn_unused_result)) int spec_parse(struct spec *s, const char *buf,

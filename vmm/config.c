@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -32,6 +33,7 @@ void config_defaults(struct vm_config *cfg)
 		cfg->boot_timeout_ms = (unsigned int)secs * 1000u;
 	cfg->cwd = "/";
 	cfg->stop_timeout_s = CONFIG_DEFAULT_STOP_TIMEOUT_S;
+	cfg->vsock_cid = CONFIG_DEFAULT_VSOCK_CID;
 }
 
 void config_free(struct vm_config *cfg)
@@ -133,6 +135,248 @@ static int bad(char *why, size_t len, const char *fmt, ...)
 	vsnprintf(why, len, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+/* A rate: bytes per second, bare digits being bytes (unlike --memory). */
+static int parse_rate(const char *s, uint64_t *out)
+{
+	unsigned long n;
+
+	if (s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s)) {
+		if (config_parse_uint(s, 0, ULONG_MAX, &n))
+			return -EINVAL;
+		*out = n;
+		return 0;
+	}
+	return config_parse_size(s, out) ? -EINVAL : 0;
+}
+
+int config_parse_limit(struct rl_config *rl, const char *key, const char *value,
+		       bool net)
+{
+	const char *ops = net ? "pps" : "iops";
+	const char *ops_burst = net ? "pps-burst" : "iops-burst";
+	unsigned long n;
+	uint64_t v;
+
+	if (strcmp(key, ops) == 0 || strcmp(key, ops_burst) == 0) {
+		if (config_parse_uint(value, 1, UINT32_MAX, &n))
+			return -EINVAL;
+		*(strcmp(key, ops) == 0 ? &rl->ops : &rl->ops_burst) = n;
+		return 0;
+	}
+	if (strcmp(key, "bw") == 0 || strcmp(key, "bw-burst") == 0) {
+		if (parse_rate(value, &v) || v == 0)
+			return -EINVAL;
+		*(strcmp(key, "bw") == 0 ? &rl->bytes : &rl->bytes_burst) = v;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Split "KEY=VALUE,KEY=VALUE" (in place, in our own argv) and hand each
+ * pair to `one`; `opt` names the option in errors. A value may not hold a
+ * comma, so neither may a path given this way.
+ */
+static int parse_kv_list(char *list, const char *opt, void *ctx, char *why,
+			 size_t why_len,
+			 int (*one)(void *ctx, const char *key, const char *value,
+				    char *why, size_t why_len))
+{
+	char *save = NULL;
+
+	for (char *kv = strtok_r(list, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		int ret;
+
+		if (!eq || eq == kv || !eq[1])
+			return bad(why, why_len, "%s: %s: use KEY=VALUE", opt, kv);
+		*eq = '\0';
+		ret = one(ctx, kv, eq + 1, why, why_len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* A limit key of --disk or --rng (which one: opt_name, for errors). */
+static int limit_opt(struct rl_config *rl, const char *opt_name, const char *key,
+		     const char *value, char *why, size_t why_len)
+{
+	int ret = config_parse_limit(rl, key, value, false);
+
+	if (ret > 0)
+		return bad(why, why_len,
+			   "%s: %s: unknown option (iops, iops-burst, bw, bw-burst)",
+			   opt_name, key);
+	if (ret)
+		return bad(why, why_len, "%s: %s=%s: not a valid %s", opt_name, key, value,
+			   key[0] == 'b' ? "rate (e.g. 1M)" : "number (1-4294967295)");
+	return 0;
+}
+
+static int disk_opt(void *ctx, const char *key, const char *value, char *why,
+		    size_t why_len)
+{
+	return limit_opt(ctx, "--disk", key, value, why, why_len);
+}
+
+static int rng_opt(void *ctx, const char *key, const char *value, char *why,
+		   size_t why_len)
+{
+	return limit_opt(ctx, "--rng", key, value, why, why_len);
+}
+
+/* "A.B.C.D" into host byte order. */
+static int parse_ipv4(const char *s, uint32_t *out)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return -EINVAL;
+	*out = ntohl(a.s_addr);
+	return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char end;
+
+	if (strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+		   &b[5], &end) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	/* A multicast source address is never valid for a NIC. */
+	return (mac[0] & 1) ? -EINVAL : 0;
+}
+
+static int net_opt(void *ctx, const char *key, const char *value, char *why,
+		   size_t why_len)
+{
+	struct vm_net *net = ctx;
+	int ret;
+
+	if (strcmp(key, "ip") == 0) {
+		char buf[INET_ADDRSTRLEN];
+		const char *slash = strchr(value, '/');
+		unsigned long prefix = 24;
+		size_t n = slash ? (size_t)(slash - value) : strlen(value);
+
+		if (n >= sizeof(buf))
+			goto bad_ip;
+		memcpy(buf, value, n);
+		buf[n] = '\0';
+		if (parse_ipv4(buf, &net->addr) ||
+		    (slash && config_parse_uint(slash + 1, 1, 30, &prefix)))
+			goto bad_ip;
+		net->prefix = (unsigned int)prefix;
+		net->addr_set = true;
+		return 0;
+bad_ip:
+		return bad(why, why_len,
+			   "--net: ip=%s: use an IPv4 address with a prefix of 1-30, "
+			   "e.g. 10.0.0.2/24", value);
+	}
+	if (strcmp(key, "gw") == 0) {
+		if (parse_ipv4(value, &net->gw))
+			return bad(why, why_len, "--net: gw=%s: not an IPv4 address", value);
+		net->gw_set = true;
+		return 0;
+	}
+	if (strcmp(key, "mac") == 0) {
+		if (parse_mac(value, net->mac))
+			return bad(why, why_len,
+				   "--net: mac=%s: use six hex bytes like 02:00:00:00:00:01 "
+				   "(not multicast)", value);
+		net->mac_set = true;
+		return 0;
+	}
+	ret = config_parse_limit(&net->rl, key, value, true);
+	if (ret > 0)
+		return bad(why, why_len,
+			   "--net: %s: unknown option (ip, gw, mac, bw, bw-burst, pps, "
+			   "pps-burst)", key);
+	if (ret)
+		return bad(why, why_len, "--net: %s=%s: not a valid %s", key, value,
+			   key[0] == 'b' ? "rate (e.g. 10M)" : "number (1-4294967295)");
+	return 0;
+}
+
+/* --net tap[:NAME][,KEY=VALUE...] */
+static int parse_net(struct vm_config *cfg, char *arg, char *why, size_t why_len)
+{
+	struct vm_net *net = &cfg->net;
+	char *comma = strchr(arg, ',');
+
+	if (net->enabled)
+		return bad(why, why_len, "--net: given twice (one network device per VM)");
+	if (comma)
+		*comma = '\0';
+	if (strcmp(arg, "tap") == 0) {
+		net->tap = NULL;
+	} else if (strncmp(arg, "tap:", 4) == 0 && arg[4]) {
+		if (strlen(arg + 4) >= 16)
+			return bad(why, why_len, "--net %s: interface names have at most 15 "
+				   "characters", arg);
+		net->tap = arg + 4;
+	} else {
+		return bad(why, why_len, "--net %s: use tap or tap:NAME", arg);
+	}
+	net->enabled = true;
+	if (comma && parse_kv_list(comma + 1, "--net", net, why, why_len, net_opt))
+		return -EINVAL;
+	if (net->gw_set && !net->addr_set)
+		return bad(why, why_len, "--net: gw= needs ip= as well");
+	if (net->gw_set && net->addr_set && net->gw == net->addr)
+		return bad(why, why_len, "--net: gw= and ip= are the same address");
+	return 0;
+}
+
+/* -p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp], as docker run -p takes it. */
+static int parse_port(struct vm_config *cfg, char *arg, char *why, size_t why_len)
+{
+	struct vm_port *p = &cfg->ports[cfg->nr_ports];
+	char *proto = strchr(arg, '/');
+	char *last, *first;
+	unsigned long hp, gp;
+
+	if (cfg->nr_ports == CONFIG_MAX_PORTS)
+		return bad(why, why_len, "-p %s: more than %d published ports", arg,
+			   CONFIG_MAX_PORTS);
+	if (proto) {
+		if (strcmp(proto, "/tcp") != 0)
+			return bad(why, why_len, "-p %s: only tcp ports can be published", arg);
+		*proto = '\0';
+	}
+	last = strrchr(arg, ':');
+	if (!last)
+		return bad(why, why_len, "-p %s: use [HOSTIP:]HOSTPORT:GUESTPORT", arg);
+	*last = '\0';
+	first = strrchr(arg, ':');
+	p->host_ip = 0;
+	if (first) {
+		*first = '\0';
+		if (parse_ipv4(arg, &p->host_ip))
+			return bad(why, why_len, "-p: %s: not an IPv4 address", arg);
+		first++;
+	} else {
+		first = arg;
+	}
+	if (config_parse_uint(first, 1, 65535, &hp) || config_parse_uint(last + 1, 1, 65535, &gp))
+		return bad(why, why_len, "-p: ports must be 1-65535 (%s:%s)", first, last + 1);
+	for (unsigned int i = 0; i < cfg->nr_ports; i++)
+		if (cfg->ports[i].host_port == hp &&
+		    (cfg->ports[i].host_ip == p->host_ip || !cfg->ports[i].host_ip ||
+		     !p->host_ip))
+			return bad(why, why_len, "-p: host port %lu published twice", hp);
+	p->host_port = (uint16_t)hp;
+	p->guest_port = (uint16_t)gp;
+	cfg->nr_ports++;
+	return 0;
 }
 
 static const char *const rlimit_names[] = {
@@ -247,6 +491,11 @@ enum {
 	OPT_ULIMIT,
 	OPT_STOP_TIMEOUT,
 	OPT_ENTRYPOINT,
+	OPT_VSOCK_UDS,
+	OPT_VSOCK_CID,
+	OPT_NET,
+	OPT_DNS,
+	OPT_RNG,
 };
 
 static const struct option run_options[] = {
@@ -272,6 +521,12 @@ static const struct option run_options[] = {
 	{ "ulimit", required_argument, NULL, OPT_ULIMIT },
 	{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
 	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
+	{ "vsock-uds", required_argument, NULL, OPT_VSOCK_UDS },
+	{ "vsock-cid", required_argument, NULL, OPT_VSOCK_CID },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "publish", required_argument, NULL, 'p' },
+	{ "dns", required_argument, NULL, OPT_DNS },
+	{ "rng", required_argument, NULL, OPT_RNG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -290,7 +545,7 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 	optind = 1;
 	opterr = 0;
 	/* "+": stop at the first non-option, which starts the command. */
-	while ((opt = getopt_long(argc, argv, "+:e:w:u:ti", run_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:e:w:u:tip:", run_options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:
 			cfg->kernel_path = optarg;
@@ -376,14 +631,24 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 			break;
 		case OPT_DISK: {
 			struct vm_disk *d = &cfg->disks[cfg->nr_disks];
-			char *colon = strrchr(optarg, ':');
+			char *comma = strchr(optarg, ',');
+			char *colon;
 
 			if (cfg->nr_disks == CONFIG_MAX_DISKS)
 				return bad(why, why_len, "--disk %s: more than %d disks",
 					   optarg, CONFIG_MAX_DISKS);
-			d->read_only = false;
+			memset(d, 0, sizeof(*d));
+			/* optarg points into our own argv: cut it in place. */
+			if (comma) {
+				*comma = '\0';
+				ret = parse_kv_list(comma + 1, "--disk", &d->rl, why, why_len,
+						    disk_opt);
+				if (ret)
+					return ret;
+			}
+			colon = strrchr(optarg, ':');
 			if (colon && strcmp(colon, ":ro") == 0) {
-				*colon = '\0'; /* optarg points into our own argv */
+				*colon = '\0';
 				d->read_only = true;
 			} else if (colon && strcmp(colon, ":rw") == 0) {
 				*colon = '\0';
@@ -394,6 +659,47 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 			cfg->nr_disks++;
 			break;
 		}
+		case OPT_VSOCK_UDS:
+			if (!*optarg || strlen(optarg) > CONFIG_VSOCK_PATH_MAX)
+				return bad(why, why_len,
+					   "--vsock-uds %s: must be 1-%d characters (a Unix "
+					   "socket path, with room for _PORT)",
+					   optarg, CONFIG_VSOCK_PATH_MAX);
+			cfg->vsock_uds = optarg;
+			break;
+		case OPT_VSOCK_CID:
+			/* 0-2 are reserved (hypervisor, local, host); -1U is "any". */
+			if (config_parse_uint(optarg, 3, UINT32_MAX - 1, &n))
+				return bad(why, why_len, "--vsock-cid %s: must be 3-%u", optarg,
+					   UINT32_MAX - 1);
+			cfg->vsock_cid = n;
+			break;
+		case OPT_NET:
+			ret = parse_net(cfg, optarg, why, why_len);
+			if (ret)
+				return ret;
+			break;
+		case 'p':
+			ret = parse_port(cfg, optarg, why, why_len);
+			if (ret)
+				return ret;
+			break;
+		case OPT_DNS: {
+			uint32_t a;
+
+			if (cfg->nr_dns == CONFIG_MAX_DNS)
+				return bad(why, why_len, "--dns %s: more than %d nameservers",
+					   optarg, CONFIG_MAX_DNS);
+			if (parse_ipv4(optarg, &a))
+				return bad(why, why_len, "--dns %s: not an IPv4 address", optarg);
+			cfg->dns[cfg->nr_dns++] = optarg;
+			break;
+		}
+		case OPT_RNG:
+			ret = parse_kv_list(optarg, "--rng", &cfg->rng_rl, why, why_len, rng_opt);
+			if (ret)
+				return ret;
+			break;
 		case OPT_ENV_FILE:
 			ret = config_read_env_file(cfg, optarg, why, why_len);
 			if (ret)
@@ -436,6 +742,13 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 	/* getopt consumed a "--" that ended the options (not an option's value). */
 	cfg->dashdash = optind > 1 && optind <= argc && strcmp(argv[optind - 1], "--") == 0 &&
 			argv[optind - 1] != optarg;
+	/* Publishing a port needs a network, as with docker run -p. */
+	if (cfg->nr_ports && !cfg->net.enabled)
+		cfg->net.enabled = true;
+	if (cfg->net.enabled && cfg->net.tap && cfg->nr_ports && !cfg->net.addr_set)
+		return bad(why, why_len,
+			   "-p: with --net tap:%s, give the guest's address (ip=) so that "
+			   "published ports can reach it", cfg->net.tap);
 	if (optind < argc) {
 		cfg->cmd_given = true;
 		cfg->argc = argc - optind;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ratelimit.h"
 #include "util.h"
 
 #define CONFIG_MAX_ENV 4096
@@ -22,11 +23,37 @@
 #define CONFIG_DEFAULT_MEM (128ull << 20)
 #define CONFIG_DEFAULT_BOOT_TIMEOUT_MS 10000u /* hardware KVM boots in << 1 s */
 #define CONFIG_MAX_BOOT_TIMEOUT_S 86400u
+#define CONFIG_MAX_PORTS 64     /* -p mappings */
+#define CONFIG_MAX_DNS 3        /* resolv.conf(5) reads at most 3 */
+#define CONFIG_DEFAULT_VSOCK_CID 3 /* the first CID a guest may have */
+#define CONFIG_VSOCK_PATH_MAX 100  /* sun_path (108) minus "_PORT" */
 #define CONFIG_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct vm_disk {
 	const char *path;
 	bool read_only;
+	struct rl_config rl;       /* iops=, bw=, iops-burst=, bw-burst= */
+};
+
+/* --net: one virtio-net device on a tap. */
+struct vm_net {
+	bool enabled;
+	const char *tap;           /* existing tap's name; NULL: create one */
+	bool addr_set;             /* ip=: the guest's address */
+	uint32_t addr;             /* host byte order */
+	unsigned int prefix;
+	bool gw_set;               /* gw=: the guest's default route */
+	uint32_t gw;
+	bool mac_set;
+	uint8_t mac[6];
+	struct rl_config rl;       /* bw=, pps=, each direction on its own */
+};
+
+/* -p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp] */
+struct vm_port {
+	uint32_t host_ip;          /* host byte order; 0: every address */
+	uint16_t host_port;
+	uint16_t guest_port;
 };
 
 struct vm_config {
@@ -64,6 +91,16 @@ struct vm_config {
 	unsigned int nr_disks;
 	struct vm_disk disks[CONFIG_MAX_DISKS];
 
+	/* Talking to the guest. */
+	const char *vsock_uds;     /* --vsock-uds PATH, or NULL: no vsock device */
+	uint64_t vsock_cid;        /* --vsock-cid */
+	struct vm_net net;
+	unsigned int nr_ports;
+	struct vm_port ports[CONFIG_MAX_PORTS];
+	unsigned int nr_dns;
+	const char *dns[CONFIG_MAX_DNS]; /* --dns, or the host's (vm.c) */
+	struct rl_config rng_rl;   /* --rng bw=,iops= */
+
 	/* --env-file contents, which env[] points into; freed by config_free. */
 	unsigned int nr_env_files;
 	char *env_files[CONFIG_MAX_ENV_FILES];
@@ -96,6 +133,16 @@ int config_parse_uint(const char *s, unsigned long min, unsigned long max,
  * is skipped when unset there. -EINVAL for an empty key, -E2BIG when full.
  */
 int config_set_env(struct vm_config *cfg, const char *kv) __must_check;
+
+/*
+ * Parse "--disk"-style limit options into `rl`: one KEY=VALUE (iops=N,
+ * iops-burst=N, bw=RATE, bw-burst=SIZE; with `net` the op keys are pps= and
+ * pps-burst=). RATE and SIZE are bytes with an optional K/M/G suffix
+ * (binary). Returns 1 when `key` is not a limit key, 0 when parsed, -EINVAL
+ * for a bad value.
+ */
+int config_parse_limit(struct rl_config *rl, const char *key, const char *value,
+		       bool net) __must_check;
 
 /* Add a --ulimit NAME=SOFT[:HARD] (names as Docker's). 0 or -EINVAL. */
 int config_add_rlimit(struct vm_config *cfg, const char *spec) __must_check;

@@ -2,6 +2,7 @@
 #include "jobspec.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,21 @@ static void put(struct spec_buf *b, const char *key, const char *value)
 	b->len += kl + vl;
 }
 
-int jobspec_build_cpio(const struct vm_config *cfg, struct cpio_buf *c)
+static void put_ip(struct spec_buf *b, const char *key, uint32_t ip, int prefix)
+{
+	char buf[40];
+
+	if (prefix >= 0)
+		snprintf(buf, sizeof(buf), "%u.%u.%u.%u/%d", ip >> 24, (ip >> 16) & 255,
+			 (ip >> 8) & 255, ip & 255, prefix);
+	else
+		snprintf(buf, sizeof(buf), "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255,
+			 (ip >> 8) & 255, ip & 255);
+	put(b, key, buf);
+}
+
+int jobspec_build_cpio(const struct vm_config *cfg, const struct jobspec_net *net,
+		       struct cpio_buf *c)
 {
 	struct spec_buf b = { .data = malloc(COCOON_SPEC_MAX) };
 	int ret;
@@ -56,6 +71,13 @@ int jobspec_build_cpio(const struct vm_config *cfg, struct cpio_buf *c)
 		put(&b, "tty", "1");
 	if (cfg->interactive)
 		put(&b, "stdin", "1");
+	if (net) {
+		put_ip(&b, "net_addr", net->addr, (int)net->prefix);
+		if (net->gw)
+			put_ip(&b, "net_gw", net->gw, -1);
+		for (unsigned int i = 0; i < net->nr_dns; i++)
+			put(&b, "dns", net->dns[i]);
+	}
 	ret = b.err;
 	if (!ret)
 		ret = cpio_add_dir(c, "cocoon", 0755);

@@ -10,10 +10,21 @@
 #include "cpio.h"
 #include "util.h"
 
+/* The guest's network as the host side settled it (vm.c), for the spec. */
+struct jobspec_net {
+	uint32_t addr;        /* host byte order */
+	unsigned int prefix;
+	uint32_t gw;          /* 0: no default route */
+	unsigned int nr_dns;
+	const char *dns[CONFIG_MAX_DNS];
+};
+
 /*
  * Append COCOON_SPEC_PATH (and its directory) for `cfg` to `c`, and the
- * archive trailer. -E2BIG when the spec would exceed COCOON_SPEC_MAX.
+ * archive trailer; `net` (NULL: none) adds net_addr, net_gw and dns.
+ * -E2BIG when the spec would exceed COCOON_SPEC_MAX.
  */
-int jobspec_build_cpio(const struct vm_config *cfg, struct cpio_buf *c) __must_check;
+int jobspec_build_cpio(const struct vm_config *cfg, const struct jobspec_net *net,
+		       struct cpio_buf *c) __must_check;
 
 #endif

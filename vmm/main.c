@@ -59,6 +59,16 @@ static void usage(FILE *f)
 		"  --entrypoint CMD      replace the image's Entrypoint (\"\": none) and Cmd\n"
 		"  -u, --user USER[:GROUP]  run as this user (names from the image's /etc/passwd)\n"
 		"  --ulimit NAME=SOFT[:HARD]  resource limit, e.g. nofile=1024:4096\n"
+		"  --disk FILE[:ro][,iops=N][,bw=RATE]  another virtio-blk disk, optionally\n"
+		"                        rate-limited (RATE: bytes/s, e.g. 1M)\n"
+		"  --net tap[:NAME][,ip=A.B.C.D/P][,gw=A.B.C.D][,mac=M][,bw=RATE][,pps=N]\n"
+		"                        virtio-net on a new tap (or an existing one)\n"
+		"  -p, --publish [IP:]HOSTPORT:GUESTPORT  forward a host TCP port to the guest\n"
+		"  --dns A.B.C.D         nameserver for the guest (default: the host's)\n"
+		"  --vsock-uds PATH      virtio-vsock; the host side is Unix sockets at PATH\n"
+		"                        (\"CONNECT PORT\" to reach the guest) and PATH_PORT\n"
+		"  --vsock-cid N         the guest's vsock CID (default 3)\n"
+		"  --rng [iops=N][,bw=RATE]  rate-limit the entropy device\n"
 		"  --console             show the guest kernel console on stderr\n"
 		"  --console-log FILE    write the guest kernel console to FILE\n"
 		"  --boot-timeout SECS   fail if guest-init has not started by then (default 10,\n"
@@ -68,7 +78,8 @@ static void usage(FILE *f)
 		"\n"
 		"'initramfs' writes the initramfs that 'run' with the same arguments\n"
 		"would boot (for running the same guest under another VMM, which must\n"
-		"attach the root image as its first virtio-blk disk).\n"
+		"attach the root image as its first virtio-blk disk; --net ...,ip= sets\n"
+		"up its network device the same way).\n"
 		"\n"
 		"exit status: the command's; 125 cocoon failed; 126 not executable;\n"
 		"127 not found; 128+N killed by signal N\n");
@@ -246,7 +257,22 @@ static int cmd_initramfs(int argc, char **argv)
 		return EXIT_COCOON_FAILED;
 	}
 	cpio_init(&spec);
-	ret = jobspec_build_cpio(&cfg, &spec);
+	/* With --net ...,ip=, the other VMM's network device gets the same
+	 * address, route and nameservers (no tap is made here). */
+	if (cfg.net.enabled && cfg.net.addr_set) {
+		struct jobspec_net net = {
+			.addr = cfg.net.addr,
+			.prefix = cfg.net.prefix,
+			.gw = cfg.net.gw_set ? cfg.net.gw : 0,
+			.nr_dns = cfg.nr_dns,
+		};
+
+		for (unsigned int i = 0; i < cfg.nr_dns; i++)
+			net.dns[i] = cfg.dns[i];
+		ret = jobspec_build_cpio(&cfg, &net, &spec);
+	} else {
+		ret = jobspec_build_cpio(&cfg, NULL, &spec);
+	}
 	if (ret) {
 		log_error("cannot build the job spec: %s", strerror(-ret));
 		cpio_free(&spec);

@@ -25,7 +25,9 @@
 #include "cpio.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/mmio.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
+#include "devices/virtio/vsock.h"
 #include "initramfs.h"
 #include "log.h"
 #include "jobspec.h"
@@ -296,10 +298,74 @@ static int add_rng(struct vm *vm, char *why, size_t len)
 	ret = vrng_create(&vm->mem, &vm->loop, &rng);
 	if (ret)
 		return why_fail(why, len, ret, "virtio-rng: %s", strerror(-ret));
+	if (rl_config_enabled(&vm->cfg->rng_rl)) {
+		ret = vrng_set_ratelimit(rng, &vm->cfg->rng_rl);
+		if (ret) {
+			vrng_destroy(vrng_dev(rng));
+			return why_fail(why, len, ret, "--rng: rate limiter: %s", strerror(-ret));
+		}
+	}
 	kick = vrng_kick_fd(rng);
 	ret = vm_add_virtio(vm, vrng_dev(rng), vrng_destroy, &kick, 1, why, len);
 	if (ret)
 		vrng_destroy(vrng_dev(rng));
+	return ret;
+}
+
+/*
+ * virtio-net on a tap (hostnet.h settles the tap and the addresses), and
+ * the forwarder for published ports, which listens now so that a port in
+ * use fails the run before the guest boots.
+ */
+static int add_net(struct vm *vm, char *why, size_t len)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct vnet *net;
+	const int *kicks;
+	unsigned int nr;
+	char reason[200];
+	int ret;
+
+	ret = hostnet_setup(&vm->net, &cfg->net, cfg->dns, cfg->nr_dns, why, len);
+	if (ret)
+		return ret;
+	if (cfg->nr_ports) {
+		ret = portfwd_create(&vm->ports, cfg->ports, cfg->nr_ports,
+				     vm->net.guest_ip, why, len);
+		if (ret)
+			return ret;
+	}
+	ret = vnet_create(&net, &vm->mem, &vm->loop, vm->net.tap_fd, vm->net.mac,
+			  rl_config_enabled(&cfg->net.rl) ? &cfg->net.rl : NULL, reason,
+			  sizeof(reason));
+	if (ret)
+		return why_fail(why, len, ret, "--net: %s", reason);
+	vm->net.tap_fd = -1; /* the device owns it now */
+	kicks = vnet_kick_fds(net, &nr);
+	ret = vm_add_virtio(vm, vnet_dev(net), vnet_destroy, kicks, nr, why, len);
+	if (ret)
+		vnet_destroy(vnet_dev(net));
+	return ret;
+}
+
+/* virtio-vsock, with its host side on Unix sockets (vsock.h). */
+static int add_vsock(struct vm *vm, char *why, size_t len)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct vsock *vs;
+	const int *kicks;
+	unsigned int nr;
+	char reason[200];
+	int ret;
+
+	ret = vsock_create(&vs, &vm->mem, &vm->loop, cfg->vsock_cid, cfg->vsock_uds,
+			   reason, sizeof(reason));
+	if (ret)
+		return why_fail(why, len, ret, "--vsock-uds %s: %s", cfg->vsock_uds, reason);
+	kicks = vsock_kick_fds(vs, &nr);
+	ret = vm_add_virtio(vm, vsock_dev(vs), vsock_destroy, kicks, nr, why, len);
+	if (ret)
+		vsock_destroy(vsock_dev(vs));
 	return ret;
 }
 
@@ -331,12 +397,16 @@ static int setup_devices(struct vm *vm, char *why, size_t len)
 	ret = add_console(vm, why, len);
 	if (!ret)
 		ret = add_rng(vm, why, len);
+	if (!ret && vm->cfg->net.enabled)
+		ret = add_net(vm, why, len);
+	if (!ret && vm->cfg->vsock_uds)
+		ret = add_vsock(vm, why, len);
 	return ret;
 }
 
 /* One virtio-blk disk; errors name the option and the file. */
 static int add_disk(struct vm *vm, const char *opt, const char *path, bool read_only,
-		    char *why, size_t len)
+		    const struct rl_config *rl, char *why, size_t len)
 {
 	char reason[200];
 	struct vblk *blk;
@@ -348,6 +418,14 @@ static int add_disk(struct vm *vm, const char *opt, const char *path, bool read_
 			  sizeof(reason));
 	if (ret)
 		return why_fail(why, len, ret, "%s %s: %s", opt, path, reason);
+	if (rl && rl_config_enabled(rl)) {
+		ret = vblk_set_ratelimit(blk, rl);
+		if (ret) {
+			vblk_destroy(vblk_dev(blk));
+			return why_fail(why, len, ret, "%s %s: rate limiter: %s", opt, path,
+					strerror(-ret));
+		}
+	}
 	kicks = vblk_kick_fds(blk, &nr);
 	ret = vm_add_virtio(vm, vblk_dev(blk), vblk_destroy, kicks, nr, reason,
 			    sizeof(reason));
@@ -370,13 +448,13 @@ static int setup_disks(struct vm *vm, char *why, size_t len)
 	int ret;
 
 	if (cfg->rootfs) {
-		ret = add_disk(vm, "--rootfs", cfg->rootfs, !cfg->rootfs_rw, why, len);
+		ret = add_disk(vm, "--rootfs", cfg->rootfs, !cfg->rootfs_rw, NULL, why, len);
 		if (ret)
 			return ret;
 	}
 	for (unsigned int i = 0; i < cfg->nr_disks; i++) {
 		ret = add_disk(vm, "--disk", cfg->disks[i].path, cfg->disks[i].read_only,
-			       why, len);
+			       &cfg->disks[i].rl, why, len);
 		if (ret)
 			return ret;
 	}
@@ -461,7 +539,20 @@ static int load_kernel(struct vm *vm, char *why, size_t len)
 	int ret;
 
 	cpio_init(&spec);
-	ret = jobspec_build_cpio(vm->cfg, &spec);
+	if (vm->net.guest_addr_set) {
+		struct jobspec_net net = {
+			.addr = vm->net.guest_ip,
+			.prefix = vm->net.prefix,
+			.gw = vm->net.gw,
+			.nr_dns = vm->net.nr_dns,
+		};
+
+		for (unsigned int i = 0; i < net.nr_dns; i++)
+			net.dns[i] = vm->net.dns[i];
+		ret = jobspec_build_cpio(vm->cfg, &net, &spec);
+	} else {
+		ret = jobspec_build_cpio(vm->cfg, NULL, &spec);
+	}
 	if (ret) {
 		why_fail(why, len, ret, ret == -E2BIG ?
 		     "the command and environment exceed the 1 MiB job spec limit" :
@@ -527,6 +618,7 @@ int vm_prepare(struct vm *vm, const struct vm_config *cfg, uint64_t t_start,
 	vm->kvm.fd = vm->vm_fd = vm->stop_fd = vm->console_log_fd = -1;
 	vm->mem.fd = -1;
 	vm->loop.epfd = vm->loop.wake_fd = -1;
+	vm->net.tap_fd = -1;
 
 	ret = map_kernel(vm, why, len);
 	if (ret)
@@ -668,6 +760,10 @@ enum vm_outcome vm_go(struct vm *vm)
 		vm_request_stop(vm, VM_FAILED, 125, "cannot start the event loop");
 		goto out;
 	}
+	if (vm->ports && portfwd_start(vm->ports)) {
+		vm_request_stop(vm, VM_FAILED, 125, "cannot start the published-port forwarder");
+		goto out;
+	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		int ret = vcpu_start(&vm->vcpus[i]);
 
@@ -772,6 +868,9 @@ void vm_destroy(struct vm *vm)
 	}
 	vm->nr_virtio = 0;
 	vm->con = NULL;
+	portfwd_destroy(vm->ports);
+	vm->ports = NULL;
+	hostnet_close(&vm->net);
 	gm_destroy(&vm->mem);
 	unmap_kernel(vm);
 	if (vm->vm_fd >= 0)

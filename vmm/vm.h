@@ -22,8 +22,10 @@
 #include "devices/virtio/console.h"
 #include "devices/virtio/virtio.h"
 #include "evloop.h"
+#include "hostnet.h"
 #include "kvm.h"
 #include "memory.h"
+#include "portfwd.h"
 #include "util.h"
 
 #define VM_MAX_VCPUS 32
@@ -82,6 +84,8 @@ struct vm {
 	struct vcon *con;   /* the workload's stdio (owned by its virtio slot) */
 	int stop_fd;        /* eventfd: a vCPU asks the loop to stop */
 	int console_log_fd; /* --console-log, or -1 */
+	struct hostnet net; /* --net: the tap and the addresses */
+	struct portfwd *ports; /* -p forwarder, or NULL */
 
 	/* Outcome: the first vm_request_stop() wins. */
 	int outcome;        /* enum vm_outcome, atomic */

@@ -186,6 +186,100 @@ static void docker_like_options(void **state)
 	unlink(path);
 }
 
+/* Network, vsock and rate-limit options. Parsing cuts option strings in
+ * place, so each argument is a writable array. */
+static void network_options(void **state)
+{
+	static struct vm_config cfg;
+	static char disk[] = "/img/a.img:ro,iops=100,bw=1M,bw-burst=64K";
+	static char net[] = "tap:tap7,ip=10.1.2.3/16,gw=10.1.0.1,mac=02:aa:bb:cc:dd:ee,bw=10M,pps=5000";
+	static char p1[] = "8080:80", p2[] = "127.0.0.1:2222:22/tcp";
+	static char rng[] = "bw=4096";
+	char why[256];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, why, 18, "run", "--disk", disk, "--net", net, "-p", p1,
+			       "--publish", p2, "--dns", "192.0.2.1", "--vsock-uds",
+			       "/run/v.sock", "--vsock-cid", "42", "--rng", rng, "true"), 0);
+	assert_string_equal(cfg.disks[0].path, "/img/a.img");
+	assert_true(cfg.disks[0].read_only);
+	assert_int_equal(cfg.disks[0].rl.ops, 100);
+	assert_int_equal(cfg.disks[0].rl.bytes, 1u << 20);
+	assert_int_equal(cfg.disks[0].rl.bytes_burst, 64u << 10);
+	assert_true(cfg.net.enabled);
+	assert_string_equal(cfg.net.tap, "tap7");
+	assert_int_equal(cfg.net.addr, 0x0a010203);
+	assert_int_equal(cfg.net.prefix, 16);
+	assert_true(cfg.net.gw_set);
+	assert_int_equal(cfg.net.gw, 0x0a010001);
+	assert_true(cfg.net.mac_set);
+	assert_int_equal(cfg.net.mac[0], 0x02);
+	assert_int_equal(cfg.net.mac[5], 0xee);
+	assert_int_equal(cfg.net.rl.bytes, 10u << 20);
+	assert_int_equal(cfg.net.rl.ops, 5000);
+	assert_int_equal(cfg.nr_ports, 2);
+	assert_int_equal(cfg.ports[0].host_ip, 0);
+	assert_int_equal(cfg.ports[0].host_port, 8080);
+	assert_int_equal(cfg.ports[0].guest_port, 80);
+	assert_int_equal(cfg.ports[1].host_ip, 0x7f000001);
+	assert_int_equal(cfg.ports[1].host_port, 2222);
+	assert_int_equal(cfg.ports[1].guest_port, 22);
+	assert_int_equal(cfg.nr_dns, 1);
+	assert_string_equal(cfg.vsock_uds, "/run/v.sock");
+	assert_int_equal(cfg.vsock_cid, 42);
+	assert_int_equal(cfg.rng_rl.bytes, 4096); /* bare rates are bytes */
+
+	/* -p alone implies a created tap, as docker run -p implies a network. */
+	{
+		static char p[] = "80:80";
+
+		assert_int_equal(parse(&cfg, why, 3, "run", "-p", p), 0);
+		assert_true(cfg.net.enabled);
+		assert_null(cfg.net.tap);
+		assert_int_equal(cfg.vsock_cid, CONFIG_DEFAULT_VSOCK_CID);
+	}
+}
+
+static void network_errors(void **state)
+{
+	static struct vm_config cfg;
+	static char b[16][96];
+	char why[256];
+
+	(void)state;
+#define ARG(i, text) (strcpy(b[i], text), b[i])
+	EXPECT_BAD("--net bridge: use tap or tap:NAME", 3, "run", "--net", ARG(0, "bridge"));
+	EXPECT_BAD("ip=300.1.1.1/24", 3, "run", "--net", ARG(0, "tap,ip=300.1.1.1/24"));
+	EXPECT_BAD("ip=10.0.0.2/31", 3, "run", "--net", ARG(0, "tap,ip=10.0.0.2/31"));
+	EXPECT_BAD("gw=x", 3, "run", "--net", ARG(0, "tap,ip=10.0.0.2/24,gw=x"));
+	EXPECT_BAD("gw= needs ip=", 3, "run", "--net", ARG(0, "tap,gw=10.0.0.1"));
+	EXPECT_BAD("mac=01:00:00:00:00:01", 3, "run", "--net",
+		   ARG(0, "tap,mac=01:00:00:00:00:01"));
+	EXPECT_BAD("mac=02:00", 3, "run", "--net", ARG(0, "tap,mac=02:00"));
+	EXPECT_BAD("bw=fast", 3, "run", "--net", ARG(0, "tap,bw=fast"));
+	EXPECT_BAD("wat: unknown option", 3, "run", "--net", ARG(0, "tap,wat=1"));
+	EXPECT_BAD("at most 15", 3, "run", "--net", ARG(0, "tap:abcdefghijklmnop"));
+	EXPECT_BAD("given twice", 5, "run", "--net", ARG(0, "tap"), "--net", ARG(1, "tap"));
+	EXPECT_BAD("only tcp", 3, "run", "-p", ARG(0, "53:53/udp"));
+	EXPECT_BAD("ports must be 1-65535", 3, "run", "-p", ARG(0, "0:80"));
+	EXPECT_BAD("ports must be 1-65535", 3, "run", "-p", ARG(0, "80:99999"));
+	EXPECT_BAD("use [HOSTIP:]HOSTPORT:GUESTPORT", 3, "run", "-p", ARG(0, "80"));
+	EXPECT_BAD("not an IPv4 address", 3, "run", "-p", ARG(0, "host:80:80"));
+	EXPECT_BAD("published twice", 5, "run", "-p", ARG(0, "80:80"), "-p", ARG(1, "80:81"));
+	EXPECT_BAD("give the guest's address", 5, "run", "--net", ARG(0, "tap:t0"), "-p",
+		   ARG(1, "80:80"));
+	EXPECT_BAD("--dns nope", 3, "run", "--dns", "nope");
+	EXPECT_BAD("more than 3 nameservers", 9, "run", "--dns", "1.1.1.1", "--dns", "1.1.1.2",
+		   "--dns", "1.1.1.3", "--dns", "1.1.1.4");
+	EXPECT_BAD("--vsock-cid 2: must be 3-", 3, "run", "--vsock-cid", "2");
+	EXPECT_BAD("--vsock-uds", 3, "run", "--vsock-uds", "");
+	EXPECT_BAD("iops=0", 3, "run", "--disk", ARG(0, "/a.img,iops=0"));
+	EXPECT_BAD("iopz: unknown option", 3, "run", "--disk", ARG(0, "/a.img,iopz=1"));
+	EXPECT_BAD("bw: use KEY=VALUE", 3, "run", "--disk", ARG(0, "/a.img,bw"));
+	EXPECT_BAD("--rng: bw=", 3, "run", "--rng", ARG(0, "bw=-1"));
+#undef ARG
+}
+
 static void boot_timeout_env(void **state)
 {
 	struct vm_config cfg;
@@ -208,6 +302,8 @@ int main(void)
 		cmocka_unit_test(run_options),
 		cmocka_unit_test(run_errors),
 		cmocka_unit_test(docker_like_options),
+		cmocka_unit_test(network_options),
+		cmocka_unit_test(network_errors),
 		cmocka_unit_test(boot_timeout_env),
 	};
 

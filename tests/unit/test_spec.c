@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "../../guest-init/abi.h"
+#include "../../guest-init/net.h"
 #include "../../guest-init/spec.h"
 #include "../../guest-init/status.h"
 #include "config.h"
@@ -60,7 +61,7 @@ static void round_trip(void **state)
 	cfg.cwd = "/work dir";
 	cfg.hostname = "box";
 	cpio_init(&c);
-	assert_int_equal(jobspec_build_cpio(&cfg, &c), 0);
+	assert_int_equal(jobspec_build_cpio(&cfg, NULL, &c), 0);
 	data = find_spec(&c, &len);
 	assert_non_null(data);
 	assert_int_equal(spec_parse(&s, data, len), 0);
@@ -92,7 +93,7 @@ static void too_big_spec(void **state)
 	huge[COCOON_SPEC_MAX - 1] = 0;
 	assert_int_equal(config_set_env(&cfg, huge), 0);
 	cpio_init(&c);
-	assert_int_equal(jobspec_build_cpio(&cfg, &c), -E2BIG);
+	assert_int_equal(jobspec_build_cpio(&cfg, NULL, &c), -E2BIG);
 	cpio_free(&c);
 	free(huge);
 }
@@ -154,7 +155,7 @@ static void container_keys(void **state)
 	assert_int_equal(config_add_rlimit(&cfg, "nofile=100:200"), 0);
 	assert_int_equal(config_add_rlimit(&cfg, "core=0"), 0);
 	cpio_init(&c);
-	assert_int_equal(jobspec_build_cpio(&cfg, &c), 0);
+	assert_int_equal(jobspec_build_cpio(&cfg, NULL, &c), 0);
 	data = find_spec(&c, &len);
 	assert_non_null(data);
 	assert_int_equal(spec_parse(&s, data, len), 0);
@@ -208,6 +209,78 @@ static void too_many_args(void **state)
 	free(b);
 }
 
+/* The network keys: what vm.c settles travels to guest-init intact, and
+ * guest-init's address parser refuses what it cannot configure. */
+static void network_keys(void **state)
+{
+	static struct vm_config cfg;
+	static struct spec s;
+	static char *argv[] = { "true", NULL };
+	struct jobspec_net net = { .addr = 0x0ac80002, .prefix = 30, .gw = 0x0ac80001,
+				   .nr_dns = 2, .dns = { "192.0.2.53", "198.51.100.1" } };
+	struct cpio_buf c;
+	const char *data;
+	size_t len = 0;
+	uint32_t a;
+	unsigned int p;
+
+	(void)state;
+	config_defaults(&cfg);
+	cfg.argc = 1;
+	cfg.argv = argv;
+	cpio_init(&c);
+	assert_int_equal(jobspec_build_cpio(&cfg, &net, &c), 0);
+	data = find_spec(&c, &len);
+	assert_non_null(data);
+	assert_int_equal(spec_parse(&s, data, len), 0);
+	assert_string_equal(s.net_addr, "10.200.0.2/30");
+	assert_string_equal(s.net_gw, "10.200.0.1");
+	assert_int_equal(s.ndns, 2);
+	assert_string_equal(s.dns[0], "192.0.2.53");
+	assert_string_equal(s.dns[1], "198.51.100.1");
+	cpio_free(&c);
+
+	/* No network: no keys. */
+	cpio_init(&c);
+	assert_int_equal(jobspec_build_cpio(&cfg, NULL, &c), 0);
+	data = find_spec(&c, &len);
+	assert_int_equal(spec_parse(&s, data, len), 0);
+	assert_null(s.net_addr);
+	assert_null(s.net_gw);
+	assert_int_equal(s.ndns, 0);
+	cpio_free(&c);
+
+	assert_int_equal(net_parse_cidr("10.200.0.2/30", &a, &p), 0);
+	assert_int_equal(a, 0x0ac80002);
+	assert_int_equal(p, 30);
+	assert_int_equal(net_parse_cidr("0.0.0.0/0", &a, &p), 0);
+	assert_int_equal(net_parse_cidr("10.0.0.1", &a, &p), -EINVAL);
+	assert_int_equal(net_parse_cidr("10.0.0.1/33", &a, &p), -EINVAL);
+	assert_int_equal(net_parse_cidr("10.0.0.1/", &a, &p), -EINVAL);
+	assert_int_equal(net_parse_cidr("10.0.0.1/+7", &a, &p), -EINVAL);
+	assert_int_equal(net_parse_cidr("10.0.0.1/123", &a, &p), -EINVAL);
+	assert_int_equal(net_parse_cidr("/24", &a, &p), -EINVAL);
+	assert_int_equal(net_parse_cidr("10.0.0.256/24", &a, &p), -EINVAL);
+	assert_int_equal(net_parse_cidr("1234567890123456789/8", &a, &p), -EINVAL);
+}
+
+static void network_keys_malformed(void **state)
+{
+	static struct spec s;
+	static const char gw_only[] = "version\0" "1\0" "arg\0" "x\0" "net_gw\0" "10.0.0.1\0";
+	static const char twice[] = "version\0" "1\0" "arg\0" "x\0" "net_addr\0" "10.0.0.2/24\0"
+				    "net_addr\0" "10.0.0.3/24\0";
+	static const char dns4[] = "version\0" "1\0" "arg\0" "x\0" "dns\0" "1.1.1.1\0"
+				   "dns\0" "1.1.1.2\0" "dns\0" "1.1.1.3\0" "dns\0" "1.1.1.4\0";
+
+	(void)state;
+	assert_int_equal(spec_parse(&s, gw_only, sizeof(gw_only) - 1), -EINVAL);
+	assert_string_equal(s.error, "net_gw without net_addr");
+	assert_int_equal(spec_parse(&s, twice, sizeof(twice) - 1), -EINVAL);
+	assert_int_equal(spec_parse(&s, dns4, sizeof(dns4) - 1), -EINVAL);
+	assert_string_equal(s.error, "too many dns entries");
+}
+
 static void statuses(void **state)
 {
 	(void)state;
@@ -231,6 +304,8 @@ int main(void)
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(container_keys),
 		cmocka_unit_test(too_many_args),
+		cmocka_unit_test(network_keys),
+		cmocka_unit_test(network_keys_malformed),
 		cmocka_unit_test(statuses),
 	};
 
