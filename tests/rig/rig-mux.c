@@ -1125,17 +1125,31 @@ static int guest_receive_config(struct guest *g)
 }
 
 /* Make `moddir` (the rig kernel's modules, a host path) appear as
- * /lib/modules/$(uname -r) so modprobe works inside the rig. Best effort. */
-static void guest_setup_modules(const char *moddir)
+ * /lib/modules/$(uname -r) so modprobe works inside the rig. Best effort.
+ * A caller without /lib/modules (a container) gets the tree under the
+ * rig's private /run instead, and MODPROBE_OPTIONS pointing modprobe there. */
+static void guest_setup_modules(struct guest *g, const char *moddir)
 {
+	static const char alt_root[] = "/run/rig-modroot";
 	struct utsname uts;
 	struct stat st;
 	char target[512];
 
-	if (uname(&uts) < 0 || stat("/lib/modules", &st) < 0 || !S_ISDIR(st.st_mode))
+	if (uname(&uts) < 0 || stat(moddir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return;
-	if (stat(moddir, &st) < 0 || !S_ISDIR(st.st_mode))
+	if (stat("/lib/modules", &st) < 0 || !S_ISDIR(st.st_mode)) {
+		static char opt[] = "MODPROBE_OPTIONS=-d /run/rig-modroot";
+
+		snprintf(target, sizeof(target), "%s/lib/modules/%s", alt_root, uts.release);
+		if (mkdir(alt_root, 0755) < 0 || mkdir("/run/rig-modroot/lib", 0755) < 0 ||
+		    mkdir("/run/rig-modroot/lib/modules", 0755) < 0 || mkdir(target, 0755) < 0 ||
+		    mount(moddir, target, NULL, MS_BIND, NULL) < 0) {
+			msg("bind %s on %s: %s", moddir, target, strerror(errno));
+			return;
+		}
+		str_push(&g->envp, &g->envc, opt);
 		return;
+	}
 	/* Only in the rig's mount table: the caller's /lib/modules is untouched. */
 	if (mount("tmpfs", "/lib/modules", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) {
 		msg("mount tmpfs on /lib/modules: %s", strerror(errno));
@@ -1279,7 +1293,7 @@ static int guest_main(const char *root)
 		goto wait_host;
 	}
 	if (g->moddir)
-		guest_setup_modules(g->moddir);
+		guest_setup_modules(g, g->moddir);
 	guest_make_runtime_dir(g);
 	if (g->hostname)
 		(void)sethostname(g->hostname, strlen(g->hostname));
