@@ -5,18 +5,11 @@
 # hardware KVM and inside the emulated host elsewhere, and asserts what a
 # user sees: bytes on stdout/stderr and the exit status.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-build=${COCOON_BUILD_DIR:-$root/build}
 case_name=$1
 kind=${2:-vmlinux}
-kernel=$build/kernel/$kind
-cocoon=$build/cocoon
-exec_=$root/tests/rig/kvm-exec
+. "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d /tmp/cocoon-it.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-
-fail() { echo "FAIL [$case_name/$kind]: $*" >&2; exit 1; }
 
 # run ARGS...: runs cocoon, fills $out, $err, $status.
 run() {
@@ -26,15 +19,6 @@ run() {
 	err=$(cat "$tmp/err")
 }
 
-expect_status() {
-	[ "$status" -eq "$1" ] || fail "exit status $status, expected $1; stderr: $err"
-}
-
-expect_err_line() {
-	# One clear line naming the thing at fault.
-	grep -q -- "$1" "$tmp/err" || fail "stderr lacks '$1': $err"
-	[ "$(grep -c . "$tmp/err")" -eq 1 ] || fail "expected one error line, got: $err"
-}
 
 [ -x "$cocoon" ] || fail "$cocoon is not built"
 [ -r "$kernel" ] || fail "$kernel is not built (cmake --build build --target kernel)"

@@ -8,18 +8,11 @@
 # a loopback docker-registry. Exit 77 (skip) when umoci (for `pull` also
 # skopeo, docker-registry) is not installed or the Debian root cannot be built.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-build=${COCOON_BUILD_DIR:-$root/build}
 case_name=$1
-kernel=$build/kernel/vmlinux
-cocoon=$build/cocoon
-exec_=$root/tests/rig/kvm-exec
+. "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d /tmp/cocoon-img.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 export COCOON_HOME=$tmp/home
-
-fail() { echo "FAIL [$case_name]: $*" >&2; exit 1; }
 
 [ -x "$cocoon" ] || fail "$cocoon is not built"
 command -v umoci >/dev/null || { echo "SKIP [$case_name]: umoci not installed (scripts/setup)"; exit 77; }
@@ -32,14 +25,6 @@ import() {
 	err=$(cat "$tmp/err")
 }
 
-expect_status() {
-	[ "$status" -eq "$1" ] || fail "exit status $status, expected $1; stderr: $err"
-}
-
-expect_err_line() {
-	grep -q -- "$1" "$tmp/err" || fail "stderr lacks '$1': $err"
-	[ "$(grep -c . "$tmp/err")" -eq 1 ] || fail "expected one error line, got: $err"
-}
 
 # The store holds no image, no ref and no leftover work directory.
 expect_store_empty() {

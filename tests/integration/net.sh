@@ -9,16 +9,10 @@
 # addresses and ports never touch the machine's real network. Sockets live
 # under /dev/shm, because the rig's 9p share cannot hold them.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-build=${COCOON_BUILD_DIR:-$root/build}
 case_name=$1
-kernel=$build/kernel/vmlinux
-cocoon=$build/cocoon
+. "$(dirname "$0")/lib.sh"
 testbox=$build/tests/testbox.erofs
 
-fail() { echo "FAIL [$case_name]: $*" >&2; exit 1; }
-skip() { echo "SKIP [$case_name]: $*"; exit 77; }
 
 if [ "${2:-}" != --inner ]; then
 	[ -x "$cocoon" ] || fail "$cocoon is not built"
@@ -27,7 +21,7 @@ if [ "${2:-}" != --inner ]; then
 	for t in socat curl unshare ip; do
 		command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup)"
 	done
-	exec "$root/tests/rig/kvm-exec" unshare -n -- "$0" "$case_name" --inner
+	exec "$exec_" unshare -n -- "$0" "$case_name" --inner
 fi
 
 # ---- from here on: on a host whose /dev/kvm works, in our own netns ----
@@ -231,16 +225,6 @@ net-config)
 	;;
 net-errors)
 	# Bad network options: one line naming the thing at fault, status 125.
-	expect_error() {
-		local want=$1
-		shift
-		"$cocoon" run --kernel "$kernel" --rootfs "$testbox" "$@" -- true \
-			>/dev/null 2>"$tmp/err"
-		st=$?
-		[ "$st" -eq 125 ] || fail "$*: status $st, expected 125"
-		grep -q -- "$want" "$tmp/err" || fail "$*: stderr lacks '$want': $(cat "$tmp/err")"
-		[ "$(grep -c . "$tmp/err")" -eq 1 ] || fail "$*: not one line: $(cat "$tmp/err")"
-	}
 	expect_error 'nosuchtap0' --net tap:nosuchtap0
 	expect_error 'use tap or tap:NAME' --net bridge
 	expect_error 'ip=300.1.1.1' --net tap,ip=300.1.1.1/24

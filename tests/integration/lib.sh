@@ -1,0 +1,35 @@
+# Shared by the integration scripts (boot.sh, image.sh, net.sh, fs.sh):
+# where things are, and the assertions every case uses. Source it after
+# setting case_name; it sets here, root, build, kernel, cocoon, exec_.
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${COCOON_BUILD_DIR:-$root/build}
+kernel=$build/kernel/${kind:-vmlinux}
+cocoon=$build/cocoon
+exec_=$root/tests/rig/kvm-exec
+
+fail() { echo "FAIL [$case_name${kind:+/$kind}]: $*" >&2; exit 1; }
+skip() { echo "SKIP [$case_name]: $*"; exit 77; }
+
+# After a run that filled $status, $out and $err.
+expect_status() {
+	[ "$status" -eq "$1" ] || fail "exit status $status, expected $1; stderr: $err"
+}
+
+# One clear line on stderr ($tmp/err) naming the thing at fault.
+expect_err_line() {
+	grep -q -- "$1" "$tmp/err" || fail "stderr lacks '$1': $err"
+	[ "$(grep -c . "$tmp/err")" -eq 1 ] || fail "expected one error line, got: $err"
+}
+
+# expect_error WANT ARGS...: `cocoon run ARGS -- true` on the test image
+# ($testbox) must fail before booting: status 125 and one line with WANT.
+expect_error() {
+	local want=$1 st
+	shift
+	"$cocoon" run --kernel "$kernel" --rootfs "$testbox" "$@" -- true >/dev/null 2>"$tmp/err"
+	st=$?
+	[ "$st" -eq 125 ] || fail "$*: status $st, expected 125"
+	grep -q -- "$want" "$tmp/err" || fail "$*: stderr lacks '$want': $(cat "$tmp/err")"
+	[ "$(grep -c . "$tmp/err")" -eq 1 ] || fail "$*: not one line: $(cat "$tmp/err")"
+}
