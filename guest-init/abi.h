@@ -25,6 +25,14 @@
  *                          root filesystem (erofs or ext4, probed in that
  *                          order); absent: the workload runs in the initramfs,
  *                          which has no userland
+ *   "root_fs" <tag>        optional, instead of "root": the root filesystem is
+ *                          the virtio-fs share with this tag (a host
+ *                          directory); read-only under a tmpfs overlay, or
+ *                          the share itself with root_rw
+ *   "volume"  "TAG:MODE:DIR"  repeated, at most COCOON_MAX_VOLUMES: mount the
+ *                          virtio-fs share TAG (no ':' in it) at DIR (absolute,
+ *                          in the container's root; created when missing),
+ *                          MODE "ro" or "rw"
  *   "root_rw" "1"          optional: mount the root device read-write (ext4),
  *                          with no overlay (default: read-only + tmpfs overlay,
  *                          writes vanish at exit); guest-init remounts it
@@ -94,6 +102,9 @@ enum cocoon_mark {
 #define COCOON_SPEC_PATH "/cocoon/spec"
 #define COCOON_SPEC_MAX (1u << 20)
 #define COCOON_SPEC_VERSION "1"
+#define COCOON_MAX_VOLUMES 16
+#define COCOON_ROOT_TAG "cocoon-root"  /* the virtio-fs tag of --rootfs-dir */
+#define COCOON_VOLUME_TAG "cocoon-vol" /* + the volume's index: cocoon-vol0 */
 
 /* Status codes guest-init reports for its own failures (docker semantics). */
 #define COCOON_STATUS_INIT_FAILED 125

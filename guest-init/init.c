@@ -624,10 +624,11 @@ int main(void)
 	if (ret < 0)
 		fail(what, -ret);
 
-	if (spec.root) {
-		ret = rootfs_enter(spec.root, spec.root_rw, &what);
+	if (spec.root || spec.root_fs) {
+		ret = rootfs_enter(spec.root, spec.root_fs, spec.root_rw, &what);
 		if (ret < 0) {
-			say(what, ": ", spec.root, ": ", strerror(-ret), NULL);
+			say(what, ": ", spec.root ? spec.root : spec.root_fs, ": ",
+			    strerror(-ret), NULL);
 			finish(COCOON_STATUS_INIT_FAILED);
 		}
 		root_rw = spec.root_rw;
@@ -637,6 +638,15 @@ int main(void)
 		ret = net_write_resolv(&spec, &what);
 		if (ret < 0)
 			fail(what, -ret);
+	}
+	for (size_t i = 0; i < spec.nvolumes; i++) {
+		const struct spec_volume *v = &spec.volumes[i];
+
+		ret = rootfs_mount_volume(v->tag, v->tag_len, v->dir, v->read_only, &what);
+		if (ret < 0) {
+			say(what, ": ", v->dir, ": ", strerror(-ret), NULL);
+			finish(COCOON_STATUS_INIT_FAILED);
+		}
 	}
 	if (spec.hostname && sethostname(spec.hostname, strlen(spec.hostname)) < 0)
 		fail("sethostname", errno);

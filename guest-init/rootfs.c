@@ -33,10 +33,18 @@ static void wait_for_device(const char *dev)
 		nanosleep(&ms, NULL);
 }
 
-/* Mount dev on dir as erofs or ext4; read-only unless rw. */
-static int mount_image(const char *dev, const char *dir, bool rw, const char **what)
+/* Mount dev on dir as erofs or ext4 (or the virtio-fs share fs_tag);
+ * read-only unless rw. */
+static int mount_image(const char *dev, const char *fs_tag, const char *dir, bool rw,
+                       const char **what)
 {
 	int err;
+
+	if (fs_tag) {
+		*what = rw ? "mount the root directory (virtio-fs) read-write"
+		           : "mount the root directory (virtio-fs)";
+		return mount(fs_tag, dir, "virtiofs", rw ? 0 : MS_RDONLY, NULL) < 0 ? -errno : 0;
+	}
 
 	if (rw) {
 		if (mount(dev, dir, "ext4", 0, NULL) == 0)
@@ -83,14 +91,14 @@ static int copy_root_attrs(const char *from, const char *to)
 	return 0;
 }
 
-static int mount_overlay(const char *dev, const char **what)
+static int mount_overlay(const char *dev, const char *fs_tag, const char **what)
 {
 	int ret;
 
 	*what = "create " RO_DIR;
 	if ((ret = mkdir_ok(RO_DIR, 0755)) < 0)
 		return ret;
-	if ((ret = mount_image(dev, RO_DIR, false, what)) < 0)
+	if ((ret = mount_image(dev, fs_tag, RO_DIR, false, what)) < 0)
 		return ret;
 	*what = "mount tmpfs on " RW_DIR;
 	if ((ret = mkdir_ok(RW_DIR, 0755)) < 0)
@@ -132,7 +140,7 @@ static int move_into_root(const char *name, mode_t mode)
 	return 0;
 }
 
-int rootfs_enter(const char *dev, bool rw, const char **what)
+int rootfs_enter(const char *dev, const char *fs_tag, bool rw, const char **what)
 {
 	static const struct {
 		const char *name;
@@ -146,14 +154,15 @@ int rootfs_enter(const char *dev, bool rw, const char **what)
 	};
 	int ret;
 
-	wait_for_device(dev);
+	if (!fs_tag)
+		wait_for_device(dev);
 	if (rw) {
 		*what = "create " NEW_ROOT;
 		if ((ret = mkdir_ok(NEW_ROOT, 0755)) < 0)
 			return ret;
-		ret = mount_image(dev, NEW_ROOT, true, what);
+		ret = mount_image(dev, fs_tag, NEW_ROOT, true, what);
 	} else {
-		ret = mount_overlay(dev, what);
+		ret = mount_overlay(dev, fs_tag, what);
 	}
 	if (ret < 0)
 		return ret;
@@ -236,5 +245,42 @@ int rootfs_write_identity(const char *hostname, const char *net_addr, const char
 		if ((ret = rootfs_write_file("/etc/hosts", parts)) < 0)
 			return ret;
 	}
+	return 0;
+}
+
+/* mkdir -p, for a volume's mount point. */
+static int mkdir_parents(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int ret = mkdir_ok(path, 0755);
+		*p = '/';
+		if (ret < 0)
+			return ret;
+	}
+	return mkdir_ok(path, 0755);
+}
+
+int rootfs_mount_volume(const char *tag, size_t tag_len, const char *dir, bool ro,
+                        const char **what)
+{
+	char t[64], d[4096];
+	int ret;
+
+	*what = "volume: tag or directory too long";
+	if (tag_len >= sizeof(t) || strlen(dir) >= sizeof(d))
+		return -ENAMETOOLONG;
+	memcpy(t, tag, tag_len);
+	t[tag_len] = '\0';
+	strcpy(d, dir);
+	*what = "create a volume's mount point";
+	if ((ret = mkdir_parents(d)) < 0)
+		return ret;
+	*what = "mount a volume (virtio-fs)";
+	if (mount(t, dir, "virtiofs", ro ? MS_RDONLY | MS_NOSUID | MS_NODEV : MS_NOSUID | MS_NODEV,
+	          NULL) < 0)
+		return -errno;
 	return 0;
 }

@@ -7,9 +7,12 @@
 #define COCOON_GUEST_ROOTFS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
- * Mount dev and make it the root of every process started afterwards:
+ * Mount dev (a block device; or with fs_tag, the virtio-fs share of that
+ * tag, and dev is ignored) and make it the root of every process started
+ * afterwards:
  *   - default: dev read-only (erofs, else ext4) under a writable overlay
  *     whose upper and work dirs live in a tmpfs, so writes vanish at exit;
  *   - rw: dev read-write (ext4 only; erofs is refused with a clear reason),
@@ -22,8 +25,17 @@
  * Returns 0, or -errno with *what set to a static description of the step
  * that failed ("mount /dev/vda (erofs, ext4)", ...).
  */
-__attribute__((warn_unused_result)) int rootfs_enter(const char *dev, bool rw,
-                                                     const char **what);
+__attribute__((warn_unused_result)) int rootfs_enter(const char *dev, const char *fs_tag,
+                                                     bool rw, const char **what);
+
+/*
+ * Mount the virtio-fs share `tag` (tag_len bytes) at `dir` in the current
+ * root, creating dir and its parents (mode 0755) when missing; read-only
+ * with ro. 0 or -errno with *what naming the step.
+ */
+__attribute__((warn_unused_result)) int rootfs_mount_volume(const char *tag, size_t tag_len,
+                                                            const char *dir, bool ro,
+                                                            const char **what);
 
 /*
  * In the (new) root, when it has /etc: write /etc/hostname (when hostname

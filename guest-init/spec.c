@@ -47,6 +47,28 @@ static int set_flag(int *flag, const char *val)
 	return 0;
 }
 
+/* "TAG:ro|rw:/DIR" */
+static int parse_volume(struct spec *s, const char *val)
+{
+	const char *c1 = strchr(val, ':');
+	struct spec_volume *v;
+
+	if (s->nvolumes == COCOON_MAX_VOLUMES)
+		return fail(s, "too many volumes");
+	if (!c1 || c1 == val || (size_t)(c1 - val) > SPEC_MAX_TAG)
+		return fail(s, "volume tag empty or too long");
+	if (strncmp(c1 + 1, "ro:", 3) != 0 && strncmp(c1 + 1, "rw:", 3) != 0)
+		return fail(s, "volume mode is not ro or rw");
+	if (c1[4] != '/')
+		return fail(s, "volume directory is not absolute");
+	v = &s->volumes[s->nvolumes++];
+	v->tag = val;
+	v->tag_len = (size_t)(c1 - val);
+	v->read_only = c1[2] == 'o';
+	v->dir = c1 + 4;
+	return 0;
+}
+
 int spec_parse(struct spec *s, const char *buf, size_t len)
 {
 	bool have_version = false;
@@ -59,6 +81,8 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 	s->root = NULL;
 	s->user = NULL;
 	s->nrlimits = 0;
+	s->root_fs = NULL;
+	s->nvolumes = 0;
 	s->net_addr = NULL;
 	s->net_gw = NULL;
 	s->ndns = 0;
@@ -126,6 +150,15 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 			if (s->nrlimits == SPEC_MAX_RLIMITS)
 				return fail(s, "too many rlimits");
 			s->rlimits[s->nrlimits++] = val;
+		} else if (strcmp(key, "root_fs") == 0) {
+			if (s->root_fs)
+				return fail(s, "root_fs given twice");
+			if (val[0] == '\0' || strlen(val) > SPEC_MAX_TAG)
+				return fail(s, "root_fs tag empty or too long");
+			s->root_fs = val;
+		} else if (strcmp(key, "volume") == 0) {
+			if (parse_volume(s, val) < 0)
+				return -EINVAL;
 		} else if (strcmp(key, "net_addr") == 0) {
 			if (s->net_addr)
 				return fail(s, "net_addr given twice");
@@ -161,6 +194,8 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 	s->envp[s->envc] = NULL;
 	if (!s->cwd)
 		s->cwd = "/";
+	if (s->root && s->root_fs)
+		return fail(s, "both root and root_fs");
 	if (s->net_gw && !s->net_addr)
 		return fail(s, "net_gw without net_addr");
 	s->root_rw = s->root_rw == 1;

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "abi.h"
+
 #define SPEC_MAX_ARGS 4096
 #define SPEC_MAX_ENV 4096
 /* Linux HOST_NAME_MAX; sethostname() rejects longer names. */
@@ -17,6 +19,8 @@
 #define SPEC_MAX_RLIMITS 64
 /* resolv.conf(5): the resolver reads at most 3 nameserver lines. */
 #define SPEC_MAX_DNS 3
+/* virtio-fs tags are at most 36 bytes (virtio 1.2, 5.11.4). */
+#define SPEC_MAX_TAG 36
 
 struct spec {
 	/* Point into the parsed buffer, which must outlive the struct. */
@@ -34,6 +38,14 @@ struct spec {
 	const char *user;     /* as given ("uid[:gid]", "name[:group]"), or NULL */
 	const char *rlimits[SPEC_MAX_RLIMITS]; /* "name=soft:hard", unparsed */
 	size_t nrlimits;
+	const char *root_fs;  /* virtio-fs tag of the root, or NULL */
+	struct spec_volume {
+		const char *tag;  /* the value's start: tag_len bytes, no NUL */
+		size_t tag_len;   /* 1..SPEC_MAX_TAG */
+		const char *dir;  /* absolute, NUL-terminated */
+		int read_only;
+	} volumes[COCOON_MAX_VOLUMES];
+	size_t nvolumes;
 	const char *net_addr; /* "A.B.C.D/PREFIX" for eth0, or NULL: no network */
 	const char *net_gw;   /* "A.B.C.D" default route, or NULL */
 	const char *dns[SPEC_MAX_DNS]; /* nameservers, unparsed */
@@ -53,7 +65,8 @@ struct spec {
  * absolute; hostname is empty or longer than SPEC_MAX_HOSTNAME; root is not
  * absolute; user is empty; root_rw, tty or stdin is not "0" or "1"; there
  * are more than SPEC_MAX_RLIMITS rlimits or SPEC_MAX_DNS dns entries; net_gw
- * comes without net_addr; a key other than arg, env, rlimit and dns appears
+ * comes without net_addr; root and root_fs both appear; a volume is not
+ * TAG:ro|rw:/DIR, or there are more than COCOON_MAX_VOLUMES; a key other than arg, env, rlimit and dns appears
  * twice. Unknown keys are skipped; rlimit values are checked
  * later (rlimit.h), addresses by guest-init's net.c.
  * On error the other fields of *s are unspecified.

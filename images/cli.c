@@ -49,7 +49,7 @@ int image_prepare_run(struct vm_config *cfg, struct image_run *r, char *why, siz
 	char **cli_argv;
 
 	memset(r, 0, sizeof(*r));
-	if (cfg->rootfs || cfg->dashdash || !cfg->cmd_given || cfg->argc < 1) {
+	if (cfg->rootfs || cfg->rootfs_dir || cfg->dashdash || !cfg->cmd_given || cfg->argc < 1) {
 		if (cfg->entrypoint)
 			return why_fail(why, why_len, -EINVAL,
 				    "--entrypoint: needs an image (cocoon run --entrypoint CMD NAME)");

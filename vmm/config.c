@@ -379,6 +379,42 @@ static int parse_port(struct vm_config *cfg, char *arg, char *why, size_t why_le
 	return 0;
 }
 
+/* -v HOSTDIR:GUESTDIR[:ro|:rw], as docker run -v takes a bind mount. */
+static int parse_volume(struct vm_config *cfg, char *arg, char *why, size_t why_len)
+{
+	struct vm_volume *v = &cfg->volumes[cfg->nr_volumes];
+	char *colon, *mode;
+
+	if (cfg->nr_volumes == CONFIG_MAX_VOLUMES)
+		return bad(why, why_len, "-v %s: more than %d volumes", arg, CONFIG_MAX_VOLUMES);
+	v->read_only = false;
+	mode = strrchr(arg, ':');
+	if (mode && (strcmp(mode, ":ro") == 0 || strcmp(mode, ":rw") == 0) &&
+	    strchr(arg, ':') != mode) {
+		v->read_only = mode[1] == 'r' && mode[2] == 'o';
+		*mode = '\0';
+	}
+	colon = strchr(arg, ':');
+	if (!colon)
+		return bad(why, why_len, "-v %s: use HOSTDIR:GUESTDIR[:ro]", arg);
+	*colon = '\0';
+	if (arg[0] != '/')
+		return bad(why, why_len, "-v %s: the host directory must be an absolute path",
+			   arg);
+	if (colon[1] != '/')
+		return bad(why, why_len, "-v %s: the guest path must be absolute", colon + 1);
+	if (strspn(colon + 1, "/") == strlen(colon + 1))
+		return bad(why, why_len, "-v %s: cannot mount over the guest's root "
+			   "(use --rootfs-dir)", colon + 1);
+	for (unsigned int i = 0; i < cfg->nr_volumes; i++)
+		if (strcmp(cfg->volumes[i].guest, colon + 1) == 0)
+			return bad(why, why_len, "-v: %s is mounted twice", colon + 1);
+	v->host = arg;
+	v->guest = colon + 1;
+	cfg->nr_volumes++;
+	return 0;
+}
+
 static const char *const rlimit_names[] = {
 	"as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue",
 	"nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack",
@@ -496,6 +532,7 @@ enum {
 	OPT_NET,
 	OPT_DNS,
 	OPT_RNG,
+	OPT_ROOTFS_DIR,
 };
 
 static const struct option run_options[] = {
@@ -527,6 +564,8 @@ static const struct option run_options[] = {
 	{ "publish", required_argument, NULL, 'p' },
 	{ "dns", required_argument, NULL, OPT_DNS },
 	{ "rng", required_argument, NULL, OPT_RNG },
+	{ "volume", required_argument, NULL, 'v' },
+	{ "rootfs-dir", required_argument, NULL, OPT_ROOTFS_DIR },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -545,7 +584,7 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 	optind = 1;
 	opterr = 0;
 	/* "+": stop at the first non-option, which starts the command. */
-	while ((opt = getopt_long(argc, argv, "+:e:w:u:tip:", run_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:e:w:u:tip:v:", run_options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_KERNEL:
 			cfg->kernel_path = optarg;
@@ -695,6 +734,17 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 			cfg->dns[cfg->nr_dns++] = optarg;
 			break;
 		}
+		case 'v':
+			ret = parse_volume(cfg, optarg, why, why_len);
+			if (ret)
+				return ret;
+			break;
+		case OPT_ROOTFS_DIR:
+			if (optarg[0] != '/')
+				return bad(why, why_len,
+					   "--rootfs-dir %s: must be an absolute path", optarg);
+			cfg->rootfs_dir = optarg;
+			break;
 		case OPT_RNG:
 			ret = parse_kv_list(optarg, "--rng", &cfg->rng_rl, why, why_len, rng_opt);
 			if (ret)
@@ -742,6 +792,8 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 	/* getopt consumed a "--" that ended the options (not an option's value). */
 	cfg->dashdash = optind > 1 && optind <= argc && strcmp(argv[optind - 1], "--") == 0 &&
 			argv[optind - 1] != optarg;
+	if (cfg->rootfs_dir && cfg->rootfs)
+		return bad(why, why_len, "--rootfs-dir and --rootfs: give one root filesystem");
 	/* Publishing a port needs a network, as with docker run -p. */
 	if (cfg->nr_ports && !cfg->net.enabled)
 		cfg->net.enabled = true;

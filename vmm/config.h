@@ -24,6 +24,7 @@
 #define CONFIG_DEFAULT_BOOT_TIMEOUT_MS 10000u /* hardware KVM boots in << 1 s */
 #define CONFIG_MAX_BOOT_TIMEOUT_S 86400u
 #define CONFIG_MAX_PORTS 64     /* -p mappings */
+#define CONFIG_MAX_VOLUMES 8    /* -v shares (virtio-fs devices) */
 #define CONFIG_MAX_DNS 3        /* resolv.conf(5) reads at most 3 */
 #define CONFIG_DEFAULT_VSOCK_CID 3 /* the first CID a guest may have */
 #define CONFIG_VSOCK_PATH_MAX 100  /* sun_path (108) minus "_PORT" */
@@ -47,6 +48,13 @@ struct vm_net {
 	bool mac_set;
 	uint8_t mac[6];
 	struct rl_config rl;       /* bw=, pps=, each direction on its own */
+};
+
+/* -v HOSTDIR:GUESTDIR[:ro] */
+struct vm_volume {
+	const char *host;          /* absolute host directory */
+	const char *guest;         /* absolute path in the guest, not "/" */
+	bool read_only;
 };
 
 /* -p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp] */
@@ -90,6 +98,10 @@ struct vm_config {
 	bool rootfs_rw;
 	unsigned int nr_disks;
 	struct vm_disk disks[CONFIG_MAX_DISKS];
+	/* Host directories over virtio-fs: the root (--rootfs-dir) and -v. */
+	const char *rootfs_dir;    /* NULL: the root is a block image */
+	unsigned int nr_volumes;
+	struct vm_volume volumes[CONFIG_MAX_VOLUMES];
 
 	/* Talking to the guest. */
 	const char *vsock_uds;     /* --vsock-uds PATH, or NULL: no vsock device */

@@ -2,6 +2,7 @@
 #include "jobspec.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +62,17 @@ int jobspec_build_cpio(const struct vm_config *cfg, const struct jobspec_net *ne
 	/* The root filesystem is always the first virtio-blk disk. */
 	if (cfg->rootfs)
 		put(&b, "root", "/dev/vda");
-	if (cfg->rootfs && cfg->rootfs_rw)
+	if (cfg->rootfs_dir)
+		put(&b, "root_fs", COCOON_ROOT_TAG);
+	if ((cfg->rootfs || cfg->rootfs_dir) && cfg->rootfs_rw)
 		put(&b, "root_rw", "1");
+	for (unsigned int i = 0; i < cfg->nr_volumes; i++) {
+		char v[PATH_MAX + 64];
+
+		snprintf(v, sizeof(v), COCOON_VOLUME_TAG "%u:%s:%s", i,
+			 cfg->volumes[i].read_only ? "ro" : "rw", cfg->volumes[i].guest);
+		put(&b, "volume", v);
+	}
 	if (cfg->user)
 		put(&b, "user", cfg->user);
 	for (size_t i = 0; i < cfg->nrlimits; i++)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -56,6 +57,9 @@ static void usage(FILE *f)
 		"                        tmpfs overlay (default: images/busybox.erofs next to\n"
 		"                        cocoon, or $COCOON_ROOTFS)\n"
 		"  --rootfs-rw           use the (ext4) root image read-write, no overlay\n"
+		"  --rootfs-dir DIR      boot a host directory as the root (virtio-fs), under a\n"
+		"                        tmpfs overlay; with --rootfs-rw, the directory itself\n"
+		"  -v, --volume HOSTDIR:GUESTDIR[:ro]  share a host directory (virtio-fs)\n"
 		"  --entrypoint CMD      replace the image's Entrypoint (\"\": none) and Cmd\n"
 		"  -u, --user USER[:GROUP]  run as this user (names from the image's /etc/passwd)\n"
 		"  --ulimit NAME=SOFT[:HARD]  resource limit, e.g. nofile=1024:4096\n"
@@ -156,7 +160,7 @@ static int parse_job(struct vm_config *cfg, int argc, char **argv,
 		log_error("%s", why);
 		return -1;
 	}
-	if (!cfg->rootfs) {
+	if (!cfg->rootfs && !cfg->rootfs_dir) {
 		cfg->rootfs = default_rootfs(rootfs_buf, rootfs_len);
 		if (!cfg->rootfs) {
 			log_error(NO_ROOTFS_MSG);
@@ -164,6 +168,22 @@ static int parse_job(struct vm_config *cfg, int argc, char **argv,
 		}
 	}
 	return 0;
+}
+
+/*
+ * Take the hard limit on open files as our soft one: a virtio-fs share
+ * holds an fd per file the guest keeps looked up or open (capped per VM
+ * by fs.h), and the usual soft limit of 1024 would make the guest hit a
+ * wall the user never asked for. The guest's workload is unaffected.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static int cmd_run(int argc, char **argv, uint64_t t_start)
@@ -178,6 +198,7 @@ static int cmd_run(int argc, char **argv, uint64_t t_start)
 
 	if (parse_job(&cfg, argc, argv, rootfs_buf, sizeof(rootfs_buf)))
 		return EXIT_COCOON_FAILED;
+	raise_nofile();
 	if (!cfg.kernel_path) {
 		cfg.kernel_path = default_kernel(kernel_buf, sizeof(kernel_buf));
 		if (!cfg.kernel_path) {

@@ -24,6 +24,7 @@
 #include "boot/x86_64_cpu.h"
 #include "cpio.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/fs.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
@@ -369,6 +370,55 @@ static int add_vsock(struct vm *vm, char *why, size_t len)
 	return ret;
 }
 
+/* One virtio-fs share of host_dir with `tag`; errors name the option. */
+static int add_share(struct vm *vm, const char *opt, const char *host_dir, const char *tag,
+		     bool read_only, char *why, size_t len)
+{
+	char reason[200];
+	struct vfs *fs;
+	const int *kicks;
+	unsigned int nr;
+	int ret;
+
+	ret = vfs_create(&fs, &vm->mem, host_dir, tag, read_only, reason, sizeof(reason));
+	if (ret)
+		return why_fail(why, len, ret, "%s %s: %s", opt, host_dir, reason);
+	kicks = vfs_kick_fds(fs, &nr);
+	ret = vm_add_virtio(vm, vfs_dev(fs), vfs_destroy, kicks, nr, why, len);
+	if (ret) {
+		vfs_destroy(vfs_dev(fs));
+		return ret;
+	}
+	vm->fs[vm->nr_fs++] = fs;
+	return 0;
+}
+
+/* The root directory (--rootfs-dir) and the -v volumes, tagged as
+ * guest-init/abi.h says. A root that is not --rootfs-rw is shared
+ * read-only: the guest writes into its overlay, and the host refuses
+ * writes whatever the guest tries. */
+static int setup_shares(struct vm *vm, char *why, size_t len)
+{
+	const struct vm_config *cfg = vm->cfg;
+	char tag[40];
+	int ret;
+
+	if (cfg->rootfs_dir) {
+		ret = add_share(vm, "--rootfs-dir", cfg->rootfs_dir, COCOON_ROOT_TAG,
+				!cfg->rootfs_rw, why, len);
+		if (ret)
+			return ret;
+	}
+	for (unsigned int i = 0; i < cfg->nr_volumes; i++) {
+		snprintf(tag, sizeof(tag), COCOON_VOLUME_TAG "%u", i);
+		ret = add_share(vm, "-v", cfg->volumes[i].host, tag, cfg->volumes[i].read_only,
+				why, len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int setup_devices(struct vm *vm, char *why, size_t len)
 {
 	const struct bus_range ranges[] = {
@@ -401,6 +451,8 @@ static int setup_devices(struct vm *vm, char *why, size_t len)
 		ret = add_net(vm, why, len);
 	if (!ret && vm->cfg->vsock_uds)
 		ret = add_vsock(vm, why, len);
+	if (!ret)
+		ret = setup_shares(vm, why, len);
 	return ret;
 }
 
@@ -760,6 +812,15 @@ enum vm_outcome vm_go(struct vm *vm)
 		vm_request_stop(vm, VM_FAILED, 125, "cannot start the event loop");
 		goto out;
 	}
+	for (unsigned int i = 0; i < vm->nr_fs; i++) {
+		int ret = vfs_start(vm->fs[i]);
+
+		if (ret) {
+			vm_request_stop(vm, VM_FAILED, 125, "cannot start the virtio-fs server: %s",
+					strerror(-ret));
+			goto out;
+		}
+	}
 	if (vm->ports && portfwd_start(vm->ports)) {
 		vm_request_stop(vm, VM_FAILED, 125, "cannot start the published-port forwarder");
 		goto out;
@@ -867,6 +928,7 @@ void vm_destroy(struct vm *vm)
 			close(slot->irq_fd);
 	}
 	vm->nr_virtio = 0;
+	vm->nr_fs = 0;
 	vm->con = NULL;
 	portfwd_destroy(vm->ports);
 	vm->ports = NULL;

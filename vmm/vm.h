@@ -44,6 +44,7 @@ enum vm_outcome {
 };
 
 struct vm;
+struct vfs;
 
 struct vcpu {
 	struct vm *vm;
@@ -86,6 +87,8 @@ struct vm {
 	int console_log_fd; /* --console-log, or -1 */
 	struct hostnet net; /* --net: the tap and the addresses */
 	struct portfwd *ports; /* -p forwarder, or NULL */
+	struct vfs *fs[CONFIG_MAX_VOLUMES + 1]; /* virtio-fs shares (owned by their slots) */
+	unsigned int nr_fs;
 
 	/* Outcome: the first vm_request_stop() wins. */
 	int outcome;        /* enum vm_outcome, atomic */
