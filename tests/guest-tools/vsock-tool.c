@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,40 +136,64 @@ static int do_listen(unsigned int port, const char *mode)
 	}
 }
 
+/*
+ * Copy both ways at once. The socket is non-blocking and written only when
+ * poll says it can take bytes, while its input is read all along: a peer
+ * that echoes must never find us blocked in a write while its own writes
+ * back to us wait (with finite buffers on every hop, that deadlocks).
+ */
 static int do_connect(unsigned int cid, unsigned int port)
 {
 	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+	static char out[256 * 1024];
+	size_t out_len = 0, out_off = 0;
+	int in_open = 1, shut = 0;
 	struct pollfd p[2];
-	int in_open = 1, s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (s < 0)
 		die("socket(AF_VSOCK)");
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		die("connect");
+	if (fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK) < 0)
+		die("fcntl");
 	for (;;) {
 		ssize_t n;
 
-		p[0] = (struct pollfd){ .fd = in_open ? 0 : -1, .events = POLLIN };
-		p[1] = (struct pollfd){ .fd = s, .events = POLLIN };
+		if (!in_open && out_len == 0 && !shut) {
+			shutdown(s, SHUT_WR);
+			shut = 1;
+		}
+		p[0] = (struct pollfd){ .fd = in_open && out_len == 0 ? 0 : -1, .events = POLLIN };
+		p[1] = (struct pollfd){ .fd = s, .events = POLLIN | (out_len ? POLLOUT : 0) };
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			die("poll");
 		}
 		if (p[0].revents) {
-			n = read(0, buf, sizeof(buf));
+			n = read(0, out, sizeof(out));
 			if (n < 0 && errno != EINTR)
 				die("read stdin");
-			if (n == 0) {
+			if (n == 0)
 				in_open = 0;
-				shutdown(s, SHUT_WR);
-			} else if (n > 0 && write_all(s, buf, (size_t)n) < 0) {
-				die("write to the connection");
+			if (n > 0) {
+				out_len = (size_t)n;
+				out_off = 0;
 			}
 		}
-		if (p[1].revents) {
+		if ((p[1].revents & POLLOUT) && out_len) {
+			n = write(s, out + out_off, out_len);
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				die("write to the connection");
+			if (n > 0) {
+				out_off += (size_t)n;
+				out_len -= (size_t)n;
+			}
+		}
+		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			n = read(s, buf, sizeof(buf));
-			if (n < 0 && errno != EINTR)
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
 				die("read from the connection");
 			if (n == 0)
 				return 0;

@@ -82,7 +82,8 @@ vsock-echo)
 	# Host -> guest: 100 MB through an echo server in the guest, then the
 	# guest connecting to a host listener, both checked by sha256.
 	head -c 100000000 /dev/urandom >"$tmp/in"
-	socat "UNIX-LISTEN:$tmp/v.sock_6000,fork" PIPE &
+	# The echo is cat: socat's own PIPE can block writing to itself.
+	socat "UNIX-LISTEN:$tmp/v.sock_6000,fork" EXEC:cat &
 	pids+=("$!")
 	start_vm vm --vsock-uds "$tmp/v.sock" -- sh -c '
 		vsock-tool listen 5000 echo &
