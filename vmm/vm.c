@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -25,6 +26,7 @@
 #include "cpio.h"
 #include "devices/virtio/blk.h"
 #include "devices/virtio/fs.h"
+#include "fuse_pt.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
@@ -415,6 +417,18 @@ static int setup_shares(struct vm *vm, char *why, size_t len)
 				why, len);
 		if (ret)
 			return ret;
+	}
+	/* The fd cap is per VM: the shares split one budget, so that more
+	 * shares cannot make the guest hold more of the host's fds. */
+	if (vm->nr_fs > 1) {
+		struct rlimit rl;
+		uint64_t budget = FPT_MAX_FDS;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur < budget + FPT_FD_MARGIN)
+			budget = rl.rlim_cur > FPT_FD_MARGIN ? rl.rlim_cur - FPT_FD_MARGIN : 0;
+		for (unsigned int i = 0; i < vm->nr_fs; i++)
+			vfs_set_max_fds(vm->fs[i], (unsigned int)(budget / vm->nr_fs));
 	}
 	return 0;
 }

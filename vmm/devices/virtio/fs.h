@@ -100,8 +100,9 @@ int vfs_start(struct vfs *fs) __must_check;
  */
 bool vfs_process(struct vfs *fs);
 
-/* Lower the limit of host fds the server holds (fpt_set_max_fds); for
- * tests, before vfs_start. */
+/* Lower the limit of host fds the server holds (fpt_set_max_fds): vm.c
+ * splits one per-VM budget between shares; tests use it too. Before
+ * vfs_start. */
 void vfs_set_max_fds(struct vfs *fs, unsigned int max);
 
 /* Host fds the server holds for the guest now (tests; not while the
