@@ -143,18 +143,24 @@ int vm_add_virtio(struct vm *vm, struct virtio_dev *dev,
 	struct bus_range range;
 	int ret;
 
-	if (vm->nr_virtio == VM_MAX_VIRTIO)
-		return why_fail(why, len, -ENOSPC, "%s: more than %d virtio devices",
-			    dev->ops->name, VM_MAX_VIRTIO);
+	if (vm->nr_virtio == VM_MAX_VIRTIO) {
+		ret = why_fail(why, len, -ENOSPC, "%s: more than %d virtio devices",
+			       dev->ops->name, VM_MAX_VIRTIO);
+		destroy(dev);
+		return ret;
+	}
 	slot = &vm->virtio[vm->nr_virtio];
 	*slot = (struct vm_virtio){
 		.base = LAYOUT_VIRTIO_MMIO_BASE + vm->nr_virtio * (uint64_t)VMMIO_SIZE,
 		.gsi = VM_VIRTIO_FIRST_GSI + vm->nr_virtio,
 		.irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
 	};
-	if (slot->irq_fd < 0)
-		return why_fail(why, len, -errno, "%s: eventfd: %s", dev->ops->name,
-			    strerror(errno));
+	if (slot->irq_fd < 0) {
+		ret = why_fail(why, len, -errno, "%s: eventfd: %s", dev->ops->name,
+			       strerror(errno));
+		destroy(dev);
+		return ret;
+	}
 	irqfd.fd = (uint32_t)slot->irq_fd;
 	irqfd.gsi = slot->gsi;
 	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
@@ -198,6 +204,7 @@ err_close:
 	/* Closing the eventfd also drops the irqfd and ioeventfds using it. */
 	close(slot->irq_fd);
 	slot->irq_fd = -1;
+	destroy(dev);
 	return ret;
 }
 
@@ -284,10 +291,8 @@ static int add_console(struct vm *vm, char *why, size_t len)
 		kicks[q] = vcon_kick_fd(con);
 	ret = vm_add_virtio(vm, vcon_dev(con), vcon_destroy, kicks, VCON_NR_QUEUES,
 			    why, len);
-	if (ret) {
-		vcon_destroy(vcon_dev(con));
+	if (ret)
 		return ret;
-	}
 	vm->con = con;
 	return 0;
 }
@@ -309,10 +314,7 @@ static int add_rng(struct vm *vm, char *why, size_t len)
 		}
 	}
 	kick = vrng_kick_fd(rng);
-	ret = vm_add_virtio(vm, vrng_dev(rng), vrng_destroy, &kick, 1, why, len);
-	if (ret)
-		vrng_destroy(vrng_dev(rng));
-	return ret;
+	return vm_add_virtio(vm, vrng_dev(rng), vrng_destroy, &kick, 1, why, len);
 }
 
 /*
@@ -345,10 +347,7 @@ static int add_net(struct vm *vm, char *why, size_t len)
 		return why_fail(why, len, ret, "--net: %s", reason);
 	vm->net.tap_fd = -1; /* the device owns it now */
 	kicks = vnet_kick_fds(net, &nr);
-	ret = vm_add_virtio(vm, vnet_dev(net), vnet_destroy, kicks, nr, why, len);
-	if (ret)
-		vnet_destroy(vnet_dev(net));
-	return ret;
+	return vm_add_virtio(vm, vnet_dev(net), vnet_destroy, kicks, nr, why, len);
 }
 
 /* virtio-vsock, with its host side on Unix sockets (vsock.h). */
@@ -366,10 +365,7 @@ static int add_vsock(struct vm *vm, char *why, size_t len)
 	if (ret)
 		return why_fail(why, len, ret, "--vsock-uds %s: %s", cfg->vsock_uds, reason);
 	kicks = vsock_kick_fds(vs, &nr);
-	ret = vm_add_virtio(vm, vsock_dev(vs), vsock_destroy, kicks, nr, why, len);
-	if (ret)
-		vsock_destroy(vsock_dev(vs));
-	return ret;
+	return vm_add_virtio(vm, vsock_dev(vs), vsock_destroy, kicks, nr, why, len);
 }
 
 /* One virtio-fs share of host_dir with `tag`; errors name the option. */
@@ -387,10 +383,8 @@ static int add_share(struct vm *vm, const char *opt, const char *host_dir, const
 		return why_fail(why, len, ret, "%s %s: %s", opt, host_dir, reason);
 	kicks = vfs_kick_fds(fs, &nr);
 	ret = vm_add_virtio(vm, vfs_dev(fs), vfs_destroy, kicks, nr, why, len);
-	if (ret) {
-		vfs_destroy(vfs_dev(fs));
+	if (ret)
 		return ret;
-	}
 	vm->fs[vm->nr_fs++] = fs;
 	return 0;
 }
@@ -495,10 +489,8 @@ static int add_disk(struct vm *vm, const char *opt, const char *path, bool read_
 	kicks = vblk_kick_fds(blk, &nr);
 	ret = vm_add_virtio(vm, vblk_dev(blk), vblk_destroy, kicks, nr, reason,
 			    sizeof(reason));
-	if (ret) {
-		vblk_destroy(vblk_dev(blk));
+	if (ret)
 		return why_fail(why, len, ret, "%s %s: %s", opt, path, reason);
-	}
 	return 0;
 }
 

@@ -127,8 +127,8 @@ void vm_request_stop(struct vm *vm, enum vm_outcome outcome, int status,
  * Place a virtio device on the next virtio-mmio slot: its MMIO page, an
  * irqfd for its interrupt, a KVM ioeventfd for each queue's kick (kick_fds[q],
  * -1 for none: such kicks reach ops->queue_notify on the vCPU thread), and
- * its virtio_mmio.device= kernel argument. On success the VM owns the device
- * and calls destroy(dev) in vm_destroy; on failure the caller still does.
+ * its virtio_mmio.device= kernel argument. The VM owns the device from the
+ * call on: destroy(dev) runs in vm_destroy, or at once when this fails.
  * Only during vm_prepare (before vCPUs run).
  */
 int vm_add_virtio(struct vm *vm, struct virtio_dev *dev,
