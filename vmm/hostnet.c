@@ -65,12 +65,6 @@ static int host_addrs(uint32_t *addrs, unsigned int *prefixes, unsigned int *n)
 	return 0;
 }
 
-static void ip_str(uint32_t ip, char *buf, size_t len)
-{
-	snprintf(buf, len, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255,
-		 ip & 255);
-}
-
 /* Nameservers from the host's resolv.conf: IPv4, not loopback (the guest
  * could not reach a host-local resolver such as systemd-resolved's). */
 static void host_dns(struct hostnet *hn)
@@ -196,8 +190,8 @@ int hostnet_setup(struct hostnet *hn, const struct vm_net *cfg, const char *cons
 	if (log_get_level() >= LOG_DEBUG) {
 		char g[16], h[16];
 
-		ip_str(hn->guest_ip, g, sizeof(g));
-		ip_str(hn->host_ip, h, sizeof(h));
+		inet_ntop(AF_INET, &(struct in_addr){ htonl(hn->guest_ip) }, g, sizeof(g));
+		inet_ntop(AF_INET, &(struct in_addr){ htonl(hn->host_ip) }, h, sizeof(h));
 		log_debug("net: tap %s (%s), guest %s/%u, host end %s", hn->ifname,
 			  hn->created ? "created" : "existing", g, hn->prefix, h);
 	}

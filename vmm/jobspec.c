@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "jobspec.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -30,16 +31,15 @@ static void put(struct spec_buf *b, const char *key, const char *value)
 	b->len += kl + vl;
 }
 
+/* A host-order IPv4 address, with "/prefix" when prefix >= 0. */
 static void put_ip(struct spec_buf *b, const char *key, uint32_t ip, int prefix)
 {
-	char buf[40];
+	struct in_addr a = { .s_addr = htonl(ip) };
+	char buf[INET_ADDRSTRLEN + 4];
 
+	inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
 	if (prefix >= 0)
-		snprintf(buf, sizeof(buf), "%u.%u.%u.%u/%d", ip >> 24, (ip >> 16) & 255,
-			 (ip >> 8) & 255, ip & 255, prefix);
-	else
-		snprintf(buf, sizeof(buf), "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255,
-			 (ip >> 8) & 255, ip & 255);
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "/%d", prefix);
 	put(b, key, buf);
 }
 
