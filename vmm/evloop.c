@@ -56,32 +56,41 @@ void evloop_del(struct evloop *loop, struct ev_handler *h)
 			loop->batch[i].data.ptr = NULL;
 }
 
+int evloop_dispatch(struct evloop *loop, int timeout_ms)
+{
+	struct epoll_event evs[EVLOOP_BATCH];
+	int n = epoll_wait(loop->epfd, evs, EVLOOP_BATCH, timeout_ms);
+	int ran = 0;
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	loop->batch = evs;
+	loop->batch_n = n;
+	for (int i = 0; i < n; i++) {
+		struct ev_handler *h = evs[i].data.ptr;
+
+		loop->batch_next = i + 1;
+		if (!h) /* the wake eventfd, or a handler deleted meanwhile */
+			continue;
+		h->cb(h, evs[i].events);
+		ran++;
+	}
+	loop->batch_n = 0;
+	loop->batch = NULL;
+	return ran;
+}
+
 static void *evloop_thread(void *arg)
 {
 	struct evloop *loop = arg;
-	struct epoll_event evs[EVLOOP_BATCH];
 
 	while (!__atomic_load_n(&loop->stopping, __ATOMIC_ACQUIRE)) {
-		int n = epoll_wait(loop->epfd, evs, EVLOOP_BATCH, -1);
+		int ret = evloop_dispatch(loop, -1);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("event loop: epoll_wait: %s", strerror(errno));
+		if (ret < 0) {
+			log_error("event loop: epoll_wait: %s", strerror(-ret));
 			break;
 		}
-		loop->batch = evs;
-		loop->batch_n = n;
-		for (int i = 0; i < n; i++) {
-			struct ev_handler *h = evs[i].data.ptr;
-
-			loop->batch_next = i + 1;
-			if (!h) /* the wake eventfd, or a handler deleted meanwhile */
-				continue;
-			h->cb(h, evs[i].events);
-		}
-		loop->batch_n = 0;
-		loop->batch = NULL;
 	}
 	return NULL;
 }

@@ -45,6 +45,14 @@ int evloop_mod(struct evloop *loop, struct ev_handler *h, uint32_t events) __mus
  * pending in the current batch are dropped too, so h may be freed at once. */
 void evloop_del(struct evloop *loop, struct ev_handler *h);
 
+/*
+ * Wait up to timeout_ms (-1: forever, 0: not at all) for ready handlers and
+ * run one batch of them on the calling thread. What the loop's thread does
+ * each turn; tests and fuzzers call it to drive devices without the thread
+ * (never both at once). Returns the handlers run, or -errno.
+ */
+int evloop_dispatch(struct evloop *loop, int timeout_ms);
+
 int evloop_start(struct evloop *loop) __must_check;
 
 /* Stop the thread (after its current handler) and wait for it. Idempotent. */

@@ -19,14 +19,6 @@
  * anyway; the timer is re-armed if it ever fires early. */
 #define RL_MAX_TIMER_S 0x7fffffffull
 
-uint64_t rl_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
 bool rl_config_enabled(const struct rl_config *cfg)
 {
 	return cfg && (cfg->ops || cfg->bytes);
@@ -108,7 +100,7 @@ static void bucket_take(struct rl_bucket *b, uint64_t n)
 int rl_init(struct ratelimit *rl, const struct rl_config *cfg,
 	    struct evloop *loop, ev_callback *cb)
 {
-	uint64_t now = rl_now_ns();
+	uint64_t now = now_ns();
 	int ret;
 
 	memset(rl, 0, sizeof(*rl));
@@ -143,14 +135,14 @@ bool rl_enabled(const struct ratelimit *rl)
 }
 
 uint64_t rl_wait_ns(struct ratelimit *rl, uint64_t ops, uint64_t bytes,
-		    uint64_t now_ns)
+		    uint64_t now)
 {
 	uint64_t a, b;
 
 	if (!rl_enabled(rl))
 		return 0;
-	bucket_refill(&rl->ops, now_ns);
-	bucket_refill(&rl->bytes, now_ns);
+	bucket_refill(&rl->ops, now);
+	bucket_refill(&rl->bytes, now);
 	a = bucket_wait(&rl->ops, ops);
 	b = bucket_wait(&rl->bytes, bytes);
 	return a > b ? a : b;
@@ -182,16 +174,16 @@ static void arm(struct ratelimit *rl, uint64_t now, uint64_t wait_ns)
 }
 
 bool rl_consume(struct ratelimit *rl, uint64_t ops, uint64_t bytes,
-		uint64_t now_ns)
+		uint64_t now)
 {
 	uint64_t wait;
 
 	if (!rl_enabled(rl))
 		return true;
-	wait = rl_wait_ns(rl, ops, bytes, now_ns);
+	wait = rl_wait_ns(rl, ops, bytes, now);
 	if (wait) {
 		rl->throttled++;
-		arm(rl, now_ns, wait);
+		arm(rl, now, wait);
 		return false;
 	}
 	bucket_take(&rl->ops, ops);

@@ -60,7 +60,7 @@ struct ratelimit {
 	bool has_timer;          /* timer.fd is ours to close */
 	bool watched;            /* timer is registered with loop */
 	bool armed;              /* the timer is set and has not been acked */
-	uint64_t deadline_ns;    /* when armed: the now_ns it fires at */
+	uint64_t deadline_ns;    /* when armed: the time (now_ns) it fires at */
 	uint64_t throttled;      /* times rl_consume said no (for tests, logs) */
 };
 
@@ -75,7 +75,7 @@ bool rl_config_enabled(const struct rl_config *cfg);
  * struct is rl->timer: the device finds itself from it with container_of.
  * `rl` must not hold a limiter (zeroed, destroyed or never set up); it is
  * overwritten. The buckets start full at the current CLOCK_MONOTONIC time:
- * later now_ns arguments must not be earlier than that.
+ * later `now` arguments must not be earlier than that.
  * Returns 0 or -errno. `rl` is usable (disabled) after a failure.
  */
 int rl_init(struct ratelimit *rl, const struct rl_config *cfg,
@@ -85,7 +85,7 @@ int rl_init(struct ratelimit *rl, const struct rl_config *cfg,
 bool rl_enabled(const struct ratelimit *rl);
 
 /*
- * Take `ops` operations and `bytes` bytes at time `now_ns` (CLOCK_MONOTONIC)
+ * Take `ops` operations and `bytes` bytes at time `now` (now_ns(), util.h)
  * if both buckets have them; true then. Otherwise take nothing, arm the
  * timer for when they will (if a loop is attached), and return false. An
  * armed timer is moved only to an earlier deadline; after it fired it is
@@ -93,22 +93,19 @@ bool rl_enabled(const struct ratelimit *rl);
  * bytes never wait on that bucket, even in debt.
  */
 bool rl_consume(struct ratelimit *rl, uint64_t ops, uint64_t bytes,
-		uint64_t now_ns);
+		uint64_t now);
 
 /*
- * Nanoseconds from `now_ns` until rl_consume(rl, ops, bytes) would succeed
+ * Nanoseconds from `now` until rl_consume(rl, ops, bytes) would succeed
  * (0 when it would now): the larger of the two buckets' waits. Does not
  * change the buckets beyond a refill.
  */
 uint64_t rl_wait_ns(struct ratelimit *rl, uint64_t ops, uint64_t bytes,
-		    uint64_t now_ns);
+		    uint64_t now);
 
 /* Drain the timerfd after it fired and mark it unarmed (call first in the
  * timer handler, before retrying the deferred work). */
 void rl_timer_ack(struct ratelimit *rl);
-
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t rl_now_ns(void);
 
 /* Unwatch and close the timer; the limiter is then disabled. Safe on a
  * zeroed, failed or destroyed limiter, and after the loop was destroyed. */

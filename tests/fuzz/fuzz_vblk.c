@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,17 +79,9 @@ static bool idle(struct vblk *blk)
 static void pump(struct evloop *loop, struct vblk *blk)
 {
 	for (int round = 0; round < 2000; round++) {
-		struct epoll_event evs[8];
 		bool quiet = idle(blk);
-		int n = epoll_wait(loop->epfd, evs, 8, quiet ? 0 : 5);
 
-		for (int i = 0; i < n; i++) {
-			struct ev_handler *h = evs[i].data.ptr;
-
-			if (h)
-				h->cb(h, evs[i].events);
-		}
-		if (n <= 0 && quiet)
+		if (evloop_dispatch(loop, quiet ? 0 : 5) <= 0 && quiet)
 			return;
 	}
 }

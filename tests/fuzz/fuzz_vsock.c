@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -89,19 +88,9 @@ static void pump(struct evloop *loop)
 {
 	/* Bounded: a hostile ring can keep the device busy; it must still
 	 * let go after each batch, and we just stop looking. */
-	for (int round = 0; round < 200; round++) {
-		struct epoll_event evs[8];
-		int n = epoll_wait(loop->epfd, evs, 8, 0);
-
-		for (int i = 0; i < n; i++) {
-			struct ev_handler *h = evs[i].data.ptr;
-
-			if (h)
-				h->cb(h, evs[i].events);
-		}
-		if (n <= 0)
+	for (int round = 0; round < 200; round++)
+		if (evloop_dispatch(loop, 0) <= 0)
 			return;
-	}
 }
 
 static void bringup(struct vfd *d, uint64_t features, uint8_t sizes)

@@ -37,7 +37,7 @@ static uint64_t setup_rl(const struct rl_config *cfg)
 {
 	assert_int_equal(rl_init(&rl, cfg, NULL, NULL), 0);
 	/* The buckets were filled at rl_init's clock reading: start later. */
-	return rl_now_ns();
+	return now_ns();
 }
 
 static int teardown(void **state)
@@ -331,8 +331,8 @@ static void on_timer(struct ev_handler *h, uint32_t events)
 	(void)events;
 	rl_timer_ack(r);
 	/* What a device does: retry the deferred work. */
-	__atomic_store_n(&retry_ok, rl_consume(r, 1, 0, rl_now_ns()), __ATOMIC_RELAXED);
-	__atomic_store_n(&fired_ns, rl_now_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&retry_ok, rl_consume(r, 1, 0, now_ns()), __ATOMIC_RELAXED);
+	__atomic_store_n(&fired_ns, now_ns(), __ATOMIC_RELAXED);
 	__atomic_add_fetch(&fired, 1, __ATOMIC_RELEASE);
 }
 
@@ -365,10 +365,10 @@ static void timer_fires_on_loop(void **state)
 	assert_int_equal(rl_init(&rl, &cfg, &loop, on_timer), 0);
 	assert_true(rl.watched);
 	assert_int_equal(evloop_start(&loop), 0);
-	t0 = rl_now_ns();
+	t0 = now_ns();
 	assert_true(rl_consume(&rl, 1, 0, t0));
 	assert_false(rl.armed);
-	assert_false(rl_consume(&rl, 1, 0, rl_now_ns()));
+	assert_false(rl_consume(&rl, 1, 0, now_ns()));
 	for (int i = 0; i < 5000 && !__atomic_load_n(&fired, __ATOMIC_ACQUIRE); i++)
 		usleep(1000);
 	assert_int_equal(__atomic_load_n(&fired, __ATOMIC_ACQUIRE), 1);
@@ -392,7 +392,7 @@ static void timer_arming(void **state)
 
 	(void)state;
 	assert_int_equal(rl_init(&rl, &cfg, &loop, on_timer), 0);
-	t0 = rl_now_ns();
+	t0 = now_ns();
 	assert_true(rl_consume(&rl, 1, 128 * KIB, t0));
 	/* 64 KiB: 62.5 ms. */
 	assert_false(rl_consume(&rl, 1, 64 * KIB, t0));
@@ -424,7 +424,7 @@ static void timer_arming(void **state)
 	rl_destroy(&rl);
 	assert_int_equal(rl_init(&rl, &(struct rl_config){ .bytes = 1,
 		.bytes_burst = UINT64_MAX }, &loop, on_timer), 0);
-	t0 = rl_now_ns();
+	t0 = now_ns();
 	assert_true(rl_consume(&rl, 0, UINT64_MAX, t0));
 	assert_false(rl_consume(&rl, 0, UINT64_MAX, t0));
 	assert_true(rl.armed);

@@ -961,13 +961,13 @@ struct seen {
  * 10 s); record them in order. */
 static void collect(struct seen *out, unsigned int n)
 {
-	uint64_t end = rl_now_ns() + 10000 * MSEC;
+	uint64_t end = now_ns() + 10000 * MSEC;
 	unsigned int got = 0;
 
-	while (got < n && rl_now_ns() < end) {
+	while (got < n && now_ns() < end) {
 		dispatch(2, -1, -1);
 		while (got < n && vfd_used(&d, 0, &out[got].id, &out[got].len))
-			out[got++].t = rl_now_ns();
+			out[got++].t = now_ns();
 	}
 	assert_int_equal(got, n);
 	used_expected += n;
@@ -1014,7 +1014,7 @@ static void ratelimit_bytes(void **state)
 	(void)state;
 	assert_int_equal(vblk_set_ratelimit(blk, &cfg), 0);
 	memset(host(DATA, 0x30000), 0, 0x30000);
-	t0 = rl_now_ns();
+	t0 = now_ns();
 	ha = post(VIRTIO_BLK_T_IN, 10, &a, 1);
 	slot++;
 	hid = post(VIRTIO_BLK_T_GET_ID, 0, &id, 1);
@@ -1059,7 +1059,7 @@ static void ratelimit_iops(void **state)
 	(void)state;
 	assert_int_equal(vblk_set_ratelimit(blk, &cfg), 0);
 	memset(host(DATA, SECT), 0, SECT);
-	t0 = rl_now_ns();
+	t0 = now_ns();
 	hr = post(VIRTIO_BLK_T_IN, 7, &r, 1);
 	slot++;
 	hid = post(VIRTIO_BLK_T_GET_ID, 0, &id, 1);
@@ -1098,14 +1098,14 @@ static void ratelimit_reset_drops_pending(void **state)
 	assert_int_equal(vblk_set_ratelimit(blk, &cfg), 0);
 	memset(host(a.addr, a.len), 0x11, a.len);
 	memset(host(b.addr, b.len), 0x5a, b.len);
-	t0 = rl_now_ns();
+	t0 = now_ns();
 	ha = post(VIRTIO_BLK_T_OUT, 40, &a, 1);
 	slot++;
 	post(VIRTIO_BLK_T_OUT, 50, &b, 1);
 	collect(s, 1);
 	assert_int_equal(s[0].id, ha);
 	/* b would start 250 ms after a; reset before that. */
-	assert_true(rl_now_ns() - t0 < 200 * MSEC);
+	assert_true(now_ns() - t0 < 200 * MSEC);
 	rebringup(FEATURES_RW, QSIZE);
 	dispatch(500, -1, -1);
 	assert_int_equal(vfd_used_idx(&d, 0), 0);

@@ -142,16 +142,7 @@ static int teardown(void **state)
 
 static void dispatch(int timeout_ms, int *n_out)
 {
-	struct epoll_event evs[8];
-	int n = epoll_wait(loop.epfd, evs, 8, timeout_ms);
-
-	for (int i = 0; i < n; i++) {
-		struct ev_handler *h = evs[i].data.ptr;
-
-		if (h)
-			h->cb(h, evs[i].events);
-	}
-	*n_out = n;
+	*n_out = evloop_dispatch(&loop, timeout_ms);
 }
 
 /* Run the loop's handlers on this thread until nothing is ready. A device
@@ -170,7 +161,7 @@ static void pump(void)
 
 static uint64_t ms_now(void)
 {
-	return rl_now_ns() / 1000000;
+	return now_ns() / 1000000;
 }
 
 static void bringup(uint64_t features)
@@ -1157,17 +1148,8 @@ static uint16_t ip_csum(const uint8_t *p, size_t n)
 
 static void child_pump(void)
 {
-	for (int round = 0; round < 50; round++) {
-		struct epoll_event evs[8];
-		int n = epoll_wait(loop.epfd, evs, 8, 20);
-
-		for (int i = 0; i < n; i++) {
-			struct ev_handler *h = evs[i].data.ptr;
-
-			if (h)
-				h->cb(h, evs[i].events);
-		}
-	}
+	for (int round = 0; round < 50; round++)
+		(void)evloop_dispatch(&loop, 20);
 }
 
 static void tap_end_to_end_child(void)

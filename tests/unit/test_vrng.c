@@ -12,7 +12,6 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 #include <linux/virtio_mmio.h>
 
@@ -303,21 +302,13 @@ struct seen {
  * used elements arrived, at most 10 s; record them in order. */
 static void collect(struct seen *out, unsigned int n)
 {
-	uint64_t end = rl_now_ns() + 10000 * MSEC;
+	uint64_t end = now_ns() + 10000 * MSEC;
 	unsigned int got = 0;
 
-	while (got < n && rl_now_ns() < end) {
-		struct epoll_event evs[8];
-		int k = epoll_wait(loop.epfd, evs, 8, 2);
-
-		for (int i = 0; i < k; i++) {
-			struct ev_handler *h = evs[i].data.ptr;
-
-			if (h)
-				h->cb(h, evs[i].events);
-		}
+	while (got < n && now_ns() < end) {
+		(void)evloop_dispatch(&loop, 2);
 		while (got < n && vfd_used(&d, 0, &out[got].id, &out[got].len))
-			out[got++].t = rl_now_ns();
+			out[got++].t = now_ns();
 	}
 	assert_int_equal(got, n);
 }
@@ -343,7 +334,7 @@ static void ratelimit_bytes(void **state)
 	assert_int_equal(vrng_set_ratelimit(rng, &cfg), 0);
 	assert_true(vfd_bringup(&d, F_VERSION_1, 1, 64, RINGS));
 	memset(ram + BUF, 0, 0x3000);
-	t0 = rl_now_ns();
+	t0 = now_ns();
 	vfd_post(&d, 0, &a, 1);
 	hb = vfd_post(&d, 0, &b, 1);
 	hc = vfd_post(&d, 0, &c, 1);
@@ -382,7 +373,7 @@ static void ratelimit_ops(void **state)
 	(void)state;
 	assert_int_equal(vrng_set_ratelimit(rng, &cfg), 0);
 	assert_true(vfd_bringup(&d, F_VERSION_1, 1, 64, RINGS));
-	t0 = rl_now_ns();
+	t0 = now_ns();
 	vfd_post(&d, 0, &ok, 1);
 	vfd_post(&d, 0, &ok, 1);
 	hro = vfd_post(&d, 0, &ro, 1);
@@ -424,19 +415,10 @@ static void ratelimit_reset_drops_pending(void **state)
 	 * the test dispatches it, so b is still held back here. */
 	assert_true(vfd_bringup(&d, F_VERSION_1, 1, 64, RINGS));
 	{
-		uint64_t end = rl_now_ns() + 200 * MSEC;
+		uint64_t end = now_ns() + 200 * MSEC;
 
-		while (rl_now_ns() < end) {
-			struct epoll_event evs[8];
-			int k = epoll_wait(loop.epfd, evs, 8, 5);
-
-			for (int i = 0; i < k; i++) {
-				struct ev_handler *h = evs[i].data.ptr;
-
-				if (h)
-					h->cb(h, evs[i].events);
-			}
-		}
+		while (now_ns() < end)
+			(void)evloop_dispatch(&loop, 5);
 	}
 	assert_int_equal(vfd_used_idx(&d, 0), 0);
 	assert_true(all_equal(ram + BUF + 0x1000, 512, 0xaa));

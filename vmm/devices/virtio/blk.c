@@ -554,7 +554,7 @@ static void submit_list(struct vblk *blk, struct vblk_req *list)
  */
 static bool vblk_admit(struct vblk *blk, const struct vblk_req *req)
 {
-	return !rl_enabled(&blk->rl) || rl_consume(&blk->rl, 1, req->bytes, rl_now_ns());
+	return !rl_enabled(&blk->rl) || rl_consume(&blk->rl, 1, req->bytes, now_ns());
 }
 
 /* Start an admitted request: its host I/O joins the batch at *tail, or it

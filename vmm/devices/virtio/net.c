@@ -272,7 +272,7 @@ static enum tx_result tx_send(struct vnet *n)
 	}
 	put_le16(hdr + 10, 0);
 	if (!n->tx.charged) {
-		if (!rl_consume(&n->rl_tx, 1, frame, rl_now_ns()))
+		if (!rl_consume(&n->rl_tx, 1, frame, now_ns()))
 			return TX_THROTTLED;
 		n->tx.charged = true;
 	}
@@ -573,7 +573,7 @@ static bool rx_may_read(struct vnet *n)
 
 	if (!rl_enabled(&n->rl_rx))
 		return true;
-	now = rl_now_ns();
+	now = now_ns();
 	if (rl_wait_ns(&n->rl_rx, 1, 1, now) == 0)
 		return true;
 	(void)rl_consume(&n->rl_rx, 1, 1, now); /* takes nothing, arms the timer */
@@ -615,7 +615,7 @@ static void rx_process(struct vnet *n)
 				continue;
 		}
 		if (!n->rx.charged) {
-			if (!rl_consume(&n->rl_rx, 1, n->rx.len - HDR, rl_now_ns()))
+			if (!rl_consume(&n->rl_rx, 1, n->rx.len - HDR, now_ns()))
 				break;               /* the timer resumes */
 			n->rx.charged = true;
 		}

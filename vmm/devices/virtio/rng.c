@@ -127,7 +127,7 @@ bool vrng_process(struct vrng *rng)
 				want = budget;
 		}
 		/* Every chain is an operation, also one completed empty. */
-		if (rl_enabled(&rng->rl) && !rl_consume(&rng->rl, 1, want, rl_now_ns())) {
+		if (rl_enabled(&rng->rl) && !rl_consume(&rng->rl, 1, want, now_ns())) {
 			rng->pending = true;
 			rng->pending_serve = serve;
 			break;
