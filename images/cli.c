@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -145,17 +144,6 @@ static void image_usage(FILE *f)
 		"The store is $COCOON_HOME (default /var/lib/cocoon).\n");
 }
 
-static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
 static int cmd_import(int argc, char **argv, bool pull)
 {
 	struct store_import_opts o = { 0 };
@@ -232,7 +220,7 @@ static int cmd_import(int argc, char **argv, bool pull)
 				log_error("%s", why);
 		}
 		/* Only what skopeo wrote: a layout of plain files. */
-		nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+		store_rm_rf(dir);
 	} else {
 		ret = store_import(&s, src, &o, digest, name, why, sizeof(why));
 		if (ret)

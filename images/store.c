@@ -145,8 +145,7 @@ static int rm_cb(const char *path, const struct stat *st, int type, struct FTW *
 	return 0;
 }
 
-/* rm -rf, never following symlinks and never leaving the file system. */
-static void rm_rf(const char *path)
+void store_rm_rf(const char *path)
 {
 	/* Layers may hold directories without write or search permission. */
 	nftw(path, rm_cb, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
@@ -341,7 +340,7 @@ int store_remove(struct store *s, const char *name, bool *image_removed, char *w
 	}
 	if (!other && !store_image_file(s, digest, "", dir, sizeof(dir))) {
 		/* A running VM keeps its open rootfs.erofs: unlinking is safe. */
-		rm_rf(dir);
+		store_rm_rf(dir);
 		*image_removed = true;
 	}
 out_refs:
@@ -1052,6 +1051,6 @@ out:
 		close(src_fd);
 	if (im.work_fd >= 0)
 		close(im.work_fd);
-	rm_rf(im.work);
+	store_rm_rf(im.work);
 	return ret;
 }

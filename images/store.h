@@ -71,6 +71,10 @@ int store_list(const struct store *s, struct store_ref **refs, size_t *n)
 int store_remove(struct store *s, const char *name, bool *image_removed, char *why,
 		 size_t why_len) __attribute__((warn_unused_result));
 
+/* rm -rf `path`: never follows symlinks, never leaves its file system;
+ * best effort (a temporary directory of ours). */
+void store_rm_rf(const char *path);
+
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer. */
 int store_read_file(int dirfd, const char *path, size_t max, char **buf, size_t *len)
 	__attribute__((warn_unused_result));
