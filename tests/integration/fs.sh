@@ -10,16 +10,9 @@
 # file system a user would share.
 set -u
 case_name=$1
+inner=${2:-}
 . "$(dirname "$0")/lib.sh"
-testbox=$build/tests/testbox.erofs
-
-
-if [ "${2:-}" != --inner ]; then
-	[ -x "$cocoon" ] || fail "$cocoon is not built"
-	[ -r "$kernel" ] || fail "$kernel is not built"
-	[ -r "$testbox" ] || fail "$testbox is not built"
-	exec "$exec_" "$0" "$case_name" --inner
-fi
+rig_reexec
 
 tmp=$(mktemp -d /dev/shm/cocoon-fs.XXXXXX)
 share=$tmp/share

@@ -33,3 +33,16 @@ expect_error() {
 	grep -q -- "$want" "$tmp/err" || fail "$*: stderr lacks '$want': $(cat "$tmp/err")"
 	[ "$(grep -c . "$tmp/err")" -eq 1 ] || fail "$*: not one line: $(cat "$tmp/err")"
 }
+
+# For cases whose host-side peers must share a host with cocoon (net.sh,
+# fs.sh): unless already there (second argument --inner), check the build
+# and re-run this script as `PREFIX... $0 CASE --inner` through the rig
+# wrapper. Sets testbox, the test image those cases boot.
+testbox=$build/tests/testbox.erofs
+rig_reexec() {
+	[ "${inner:-}" = --inner ] && return 0
+	[ -x "$cocoon" ] || fail "$cocoon is not built"
+	[ -r "$kernel" ] || fail "$kernel is not built"
+	[ -r "$testbox" ] || fail "$testbox is not built"
+	exec "$exec_" "$@" "$0" "$case_name" --inner
+}

@@ -10,19 +10,14 @@
 # under /dev/shm, because the rig's 9p share cannot hold them.
 set -u
 case_name=$1
+inner=${2:-}
 . "$(dirname "$0")/lib.sh"
-testbox=$build/tests/testbox.erofs
-
-
-if [ "${2:-}" != --inner ]; then
-	[ -x "$cocoon" ] || fail "$cocoon is not built"
-	[ -r "$kernel" ] || fail "$kernel is not built"
-	[ -r "$testbox" ] || fail "$testbox is not built"
+if [ "$inner" != --inner ]; then
 	for t in socat curl unshare ip; do
 		command -v "$t" >/dev/null || skip "$t is not installed (scripts/setup)"
 	done
-	exec "$exec_" unshare -n -- "$0" "$case_name" --inner
 fi
+rig_reexec unshare -n --
 
 # ---- from here on: on a host whose /dev/kvm works, in our own netns ----
 ip link set lo up || fail "cannot bring lo up in the test's network namespace"
