@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -248,35 +249,42 @@ int rootfs_write_identity(const char *hostname, const char *net_addr, const char
 	return 0;
 }
 
-/* mkdir -p, for a volume's mount point. */
-static int mkdir_parents(char *path)
+int rootfs_mkdir_p(const char *path)
 {
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
 			continue;
 		*p = '\0';
-		int ret = mkdir_ok(path, 0755);
-		*p = '/';
-		if (ret < 0)
-			return ret;
+		/* 0755, as docker creates a missing WORKDIR or mount point. */
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		if (c == '\0')
+			return 0;
+		*p = c;
 	}
-	return mkdir_ok(path, 0755);
 }
 
 int rootfs_mount_volume(const char *tag, size_t tag_len, const char *dir, bool ro,
                         const char **what)
 {
-	char t[64], d[4096];
+	char t[64];
 	int ret;
 
-	*what = "volume: tag or directory too long";
-	if (tag_len >= sizeof(t) || strlen(dir) >= sizeof(d))
+	*what = "volume: tag too long";
+	if (tag_len >= sizeof(t))
 		return -ENAMETOOLONG;
 	memcpy(t, tag, tag_len);
 	t[tag_len] = '\0';
-	strcpy(d, dir);
 	*what = "create a volume's mount point";
-	if ((ret = mkdir_parents(d)) < 0)
+	if ((ret = rootfs_mkdir_p(dir)) < 0)
 		return ret;
 	*what = "mount a volume (virtio-fs)";
 	if (mount(t, dir, "virtiofs", ro ? MS_RDONLY | MS_NOSUID | MS_NODEV : MS_NOSUID | MS_NODEV,

@@ -29,6 +29,12 @@ __attribute__((warn_unused_result)) int rootfs_enter(const char *dev, const char
                                                      bool rw, const char **what);
 
 /*
+ * Create every missing directory of the absolute `path` (mode 0755), like
+ * `mkdir -p`. 0 or -errno (-ENAMETOOLONG beyond PATH_MAX).
+ */
+__attribute__((warn_unused_result)) int rootfs_mkdir_p(const char *path);
+
+/*
  * Mount the virtio-fs share `tag` (tag_len bytes) at `dir` in the current
  * root, creating dir and its parents (mode 0755) when missing; read-only
  * with ro. 0 or -errno with *what naming the step.

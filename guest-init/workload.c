@@ -12,30 +12,7 @@
 #include <unistd.h>
 
 #include "hostio.h"
-
-/* Create every missing directory of an absolute path, like `mkdir -p`. */
-__attribute__((warn_unused_result)) static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1;; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		/* 0755, as docker creates a missing WORKDIR. */
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		if (c == '\0')
-			return 0;
-		*p = c;
-	}
-}
+#include "rootfs.h"
 
 __attribute__((warn_unused_result)) static int enter_cwd(const char *cwd)
 {
@@ -45,7 +22,7 @@ __attribute__((warn_unused_result)) static int enter_cwd(const char *cwd)
 		return 0;
 	if (errno != ENOENT)
 		return -errno;
-	ret = mkdir_p(cwd);
+	ret = rootfs_mkdir_p(cwd);
 	if (ret < 0)
 		return ret;
 	return chdir(cwd) < 0 ? -errno : 0;
