@@ -89,6 +89,7 @@ struct fpt_handle {
 	uint32_t gen;
 	int32_t next_free;
 	bool dir;
+	bool filtered;    /* the root of a filtered share: shows only its names */
 	bool pos_known;   /* directories: the fd stands at `pos` */
 	int64_t pos;      /* directories: the d_off the guest continues from */
 };
@@ -111,6 +112,8 @@ struct fpt_cur {
 struct fpt {
 	int proc_fd;              /* /proc/self/fd, O_PATH */
 	bool read_only;
+	unsigned int nr_names;    /* 0: the whole root is shown */
+	char (*names)[NAME_MAX + 1]; /* [nr_names]: the root's entries shown */
 	unsigned int cap;         /* slots in each table */
 	unsigned int max_fds;     /* <= cap */
 	unsigned int nr_fds;      /* inode fds (root included) + handles */
@@ -265,6 +268,7 @@ static uint64_t handle_new(struct fpt *f, int fd, bool dir)
 	f->free_handle = h->next_free;
 	h->fd = fd;
 	h->dir = dir;
+	h->filtered = false;
 	h->pos_known = true;
 	h->pos = 0;
 	f->nr_fds++;
@@ -326,6 +330,55 @@ static int check_name(const char *name, bool lookup)
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return lookup ? ENOENT : EINVAL;
 	return 0;
+}
+
+/* Whether `p` is the root of a share that shows only some names. */
+static bool filtered(const struct fpt *f, const struct fpt_inode *p)
+{
+	return f->nr_names && p == &f->inodes[0];
+}
+
+enum name_use {
+	NAME_LOOKUP, /* LOOKUP */
+	NAME_OLD,    /* an entry that must exist: unlink, rmdir, rename's source */
+	NAME_NEW,    /* an entry that may be made or replaced */
+};
+
+/*
+ * check_name, and in a filtered root the allow-list: a name off the list
+ * does not exist for the guest (ENOENT where it must exist) and cannot be
+ * made (EACCES, before anything on the host is touched, so that not even
+ * EEXIST tells the guest it is there). The root is always slot 0: inodes
+ * are deduplicated by (st_dev, st_ino), so no other node id reaches it.
+ * Returns 0 or a positive errno.
+ */
+static int check_entry(const struct fpt *f, const struct fpt_inode *p, const char *name,
+		       enum name_use use)
+{
+	int err = check_name(name, use == NAME_LOOKUP);
+
+	if (err || !filtered(f, p))
+		return err;
+	for (unsigned int i = 0; i < f->nr_names; i++)
+		if (strcmp(f->names[i], name) == 0)
+			return 0;
+	return use == NAME_NEW ? EACCES : ENOENT;
+}
+
+/*
+ * In a filtered root a name may come to hold only a regular file or a
+ * directory: the engine on the host rewrites these files by name (Docker's
+ * hosts, for one) and must not be led through a symlink or block on a
+ * fifo. Checks the entry `name` of `dirfd` that a rename would move there.
+ * Returns 0 or a positive errno.
+ */
+static int check_movable(int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno;
+	return S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ? 0 : EPERM;
 }
 
 /*
@@ -733,7 +786,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fpt *f = fuse_req_userdata(req);
 	struct fpt_inode *p = inode_get(f, parent);
 	struct fuse_entry_param e;
-	int err = check_name(name, true);
+	int err = p ? check_entry(f, p, name, NAME_LOOKUP) : check_name(name, true);
 
 	if (!err && !p)
 		err = ESTALE;
@@ -849,6 +902,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	if ((to_set & changes) && f->read_only) {
 		reply_err(req, EROFS);
+		return;
+	}
+	/* A filtered root is the engine's own directory, not the guest's;
+	 * the guest names the node and the handle apart, so check both. */
+	if ((to_set & changes) && (filtered(f, in) || (h && h->filtered))) {
+		reply_err(req, EPERM);
 		return;
 	}
 	/* Owner first: a chown clears set-user-ID bits that a mode in the
@@ -987,7 +1046,11 @@ static void make_entry(fuse_req_t req, fuse_ino_t parent, const char *name, enum
 	else if (!p)
 		err = ESTALE;
 	else
-		err = check_name(name, false);
+		err = check_entry(f, p, name, NAME_NEW);
+	/* Only regular files and directories in a filtered root (check_movable). */
+	if (!err && filtered(f, p) &&
+	    (kind == MAKE_SYMLINK || (kind == MAKE_NODE && !S_ISREG(mode))))
+		err = EPERM;
 	if (!err && !fd_room(f, 1))
 		err = EMFILE;
 	if (err) {
@@ -1068,7 +1131,7 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 	else if (!p)
 		err = ESTALE;
 	else
-		err = check_name(name, false);
+		err = check_entry(f, p, name, NAME_OLD);
 	if (!err && unlinkat(p->fd, name, flags) < 0)
 		err = errno;
 	if (err)
@@ -1100,8 +1163,17 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		err = ESTALE;
 	else if (flags & ~(unsigned int)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		err = EINVAL; /* RENAME_WHITEOUT would make a device node */
-	else if (!(err = check_name(name, false)))
-		err = check_name(newname, false);
+	else if (!(err = check_entry(f, p, name, NAME_OLD)))
+		err = check_entry(f, np, newname,
+				  (flags & RENAME_EXCHANGE) ? NAME_OLD : NAME_NEW);
+	/* What lands in a filtered root: the source, and with EXCHANGE the
+	 * destination too. Checked before the rename: requests of one share
+	 * run one at a time, so only a guest that also reached the source
+	 * directory through a second share could swap it in between. */
+	if (!err && filtered(f, np))
+		err = check_movable(p->fd, name);
+	if (!err && (flags & RENAME_EXCHANGE) && filtered(f, p))
+		err = check_movable(np->fd, newname);
 	if (!err && renameat2(p->fd, name, np->fd, newname, flags) < 0)
 		err = errno;
 	if (err)
@@ -1124,8 +1196,9 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 		err = ESTALE;
 	else if (in->type == S_IFDIR)
 		err = EPERM;
-	else
-		err = check_name(newname, false);
+	else if (!(err = check_entry(f, np, newname, NAME_NEW)) && filtered(f, np) &&
+		 in->type != S_IFREG)
+		err = EPERM; /* a regular file or nothing (check_movable) */
 	if (err) {
 		reply_err(req, err);
 		return;
@@ -1187,7 +1260,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	else if (acc == O_ACCMODE)
 		err = EINVAL;
 	else
-		err = check_name(name, false);
+		err = check_entry(f, p, name, NAME_NEW);
 	if (!err && !fd_room(f, 2))
 		err = EMFILE;
 	if (err) {
@@ -1454,6 +1527,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct fpt *f = fuse_req_userdata(req);
 	struct fpt_inode *in = inode_get(f, ino);
+	struct fpt_handle *h;
 	int fd = -1, err;
 
 	err = in ? open_inode(f, in, O_RDONLY, true, &fd) : ESTALE;
@@ -1462,6 +1536,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	fi->fh = handle_new(f, fd, true);
+	/* READDIR filters by the handle: its node id is the guest's word. */
+	h = handle_get(f, fi->fh, H_DIR);
+	if (h)
+		h->filtered = filtered(f, in);
 	fi->cache_readdir = 0;
 	fuse_reply_open(req, fi);
 }
@@ -1505,39 +1583,61 @@ static void read_dir(fuse_req_t req, size_t size, off_t off, struct fuse_file_in
 		h->pos_known = true;
 	}
 	want = size < 4096 ? 4096 : size;
-	n = getdents64(h->fd, f->dents, want);
-	if (n < 0) {
-		reply_err(req, errno);
-		return;
-	}
-	for (long p = 0; p < n;) {
-		struct dirent64 *d = (struct dirent64 *)(void *)(f->dents + p);
-		struct fuse_entry_param e;
-		size_t sz;
+	/* An empty reply ends the guest's listing: in a filtered root, where
+	 * a whole batch may be hidden, read on until an entry is shown or
+	 * the directory ends. */
+	for (bool full = false; !full && used == 0;) {
+		n = getdents64(h->fd, f->dents, want);
+		if (n < 0) {
+			reply_err(req, errno);
+			return;
+		}
+		if (n == 0)
+			break;
+		for (long p = 0; p < n;) {
+			struct dirent64 *d = (struct dirent64 *)(void *)(f->dents + p);
+			struct fuse_entry_param e;
+			size_t sz;
 
-		if (d->d_reclen == 0)
-			break;
-		p += d->d_reclen;
-		/* With no buffer, these only say how much room the entry takes. */
-		memset(&e, 0, sizeof(e));
-		sz = plus ? fuse_add_direntry_plus(req, NULL, 0, d->d_name, &e, d->d_off) :
-			    fuse_add_direntry(req, NULL, 0, d->d_name, &e.attr, d->d_off);
-		if (sz > size - used) {
-			/* The fd has read past what the guest gets. */
-			h->pos_known = false;
-			break;
-		}
-		if (!plus || dot_or_dotdot(d->d_name) || lookup_ref(f, h->fd, d->d_name, &e)) {
+			if (d->d_reclen == 0)
+				break;
+			p += d->d_reclen;
+			/* A hidden entry is passed over, never looked up; the
+			 * guest's next offset is that of the last entry shown,
+			 * so resuming reads past hidden ones again. */
+			if (h->filtered && !dot_or_dotdot(d->d_name) &&
+			    check_entry(f, &f->inodes[0], d->d_name, NAME_LOOKUP)) {
+				h->pos = d->d_off;
+				continue;
+			}
+			/* With no buffer, these only say how much room the
+			 * entry takes. */
 			memset(&e, 0, sizeof(e));
-			e.attr.st_ino = d->d_ino;
-			e.attr.st_mode = DTTOIF(d->d_type);
+			sz = plus ? fuse_add_direntry_plus(req, NULL, 0, d->d_name, &e,
+							   d->d_off) :
+				    fuse_add_direntry(req, NULL, 0, d->d_name, &e.attr,
+						      d->d_off);
+			if (sz > size - used) {
+				/* The fd has read past what the guest gets. */
+				h->pos_known = false;
+				full = true;
+				break;
+			}
+			if (!plus || dot_or_dotdot(d->d_name) ||
+			    lookup_ref(f, h->fd, d->d_name, &e)) {
+				memset(&e, 0, sizeof(e));
+				e.attr.st_ino = d->d_ino;
+				e.attr.st_mode = DTTOIF(d->d_type);
+			}
+			if (plus)
+				fuse_add_direntry_plus(req, out + used, size - used,
+						       d->d_name, &e, d->d_off);
+			else
+				fuse_add_direntry(req, out + used, size - used, d->d_name,
+						  &e.attr, d->d_off);
+			used += sz;
+			h->pos = d->d_off;
 		}
-		if (plus)
-			fuse_add_direntry_plus(req, out + used, size - used, d->d_name, &e, d->d_off);
-		else
-			fuse_add_direntry(req, out + used, size - used, d->d_name, &e.attr, d->d_off);
-		used += sz;
-		h->pos = d->d_off;
 	}
 	fuse_reply_buf(req, out, used);
 }
@@ -1644,6 +1744,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name_unused,
 		err = EROFS;
 	else if (!in)
 		err = ESTALE;
+	else if (filtered(f, in))
+		err = EPERM; /* the engine's directory, as for SETATTR */
 	else if (size > XATTR_SIZE_MAX)
 		err = E2BIG;
 	else if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
@@ -1746,6 +1848,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		err = EROFS;
 	else if (!in)
 		err = ESTALE;
+	else if (filtered(f, in))
+		err = EPERM; /* the engine's directory, as for SETATTR */
 	else
 		err = check_xattr_name(name, true);
 	if (!err) {
@@ -1990,11 +2094,37 @@ void fpt_destroy(struct fpt *f)
 	free(f->req);
 	free(f->dents);
 	free(f->out);
+	free(f->names);
 	free(f);
 }
 
-int fpt_create(struct fpt **out, const char *host_dir, bool read_only, char *why,
-	       size_t why_len)
+/* Check the allow-list and keep a copy of it in f. Returns 0 or -errno
+ * with a reason in why. */
+static int set_names(struct fpt *f, const char *const *names, unsigned int nr, char *why,
+		     size_t why_len)
+{
+	if (nr > FPT_MAX_NAMES || (nr && !names))
+		return why_fail(why, why_len, -EINVAL, "at most %u names, not %u",
+				FPT_MAX_NAMES, nr);
+	for (unsigned int i = 0; i < nr; i++)
+		if (!names[i] || check_name(names[i], false))
+			return why_fail(why, why_len, -EINVAL,
+					"shown name \"%.40s\" is not one path component "
+					"of 1 to %d bytes other than \".\" and \"..\"",
+					names[i] ? names[i] : "(null)", NAME_MAX);
+	if (!nr)
+		return 0;
+	f->names = calloc(nr, sizeof(*f->names));
+	if (!f->names)
+		return why_fail(why, why_len, -ENOMEM, "out of memory");
+	for (unsigned int i = 0; i < nr; i++)
+		strcpy(f->names[i], names[i]); /* at most NAME_MAX: check_name */
+	f->nr_names = nr;
+	return 0;
+}
+
+int fpt_create(struct fpt **out, const char *host_dir, const char *const *names,
+	       unsigned int nr_names, bool read_only, char *why, size_t why_len)
 {
 	struct fpt *f = calloc(1, sizeof(*f));
 	uint32_t nb = 1;
@@ -2005,6 +2135,9 @@ int fpt_create(struct fpt **out, const char *host_dir, bool read_only, char *why
 		return why_fail(why, why_len, -ENOMEM, "out of memory");
 	f->proc_fd = -1;
 	f->read_only = read_only;
+	ret = set_names(f, names, nr_names, why, why_len);
+	if (ret)
+		goto err;
 	f->cap = f->max_fds = fd_limit();
 	while (nb < 2 * f->cap)
 		nb <<= 1;

@@ -72,6 +72,29 @@
  *   kernel checks permissions (virtiofs mounts with default_permissions).
  *   So guest root is root within the share, setuid bits included: share
  *   only directories whose content no host user trusts.
+ * - A filtered share (fpt_create with names; how an OCI engine's bind
+ *   mounts of single files such as /etc/hosts are shared without the
+ *   files beside them in its directory): in the root, only the listed
+ *   names exist for the guest. LOOKUP of another is ENOENT, READDIR and
+ *   READDIRPLUS leave others out (never looking them up) and read on past
+ *   them, so an empty reply still means the end; offsets stay the host's
+ *   d_off, so a listing resumes where it stopped. A name off the list is
+ *   ENOENT where it must exist (UNLINK, RMDIR, a RENAME's source or an
+ *   EXCHANGE's destination) and EACCES where it would be made or replaced
+ *   (CREATE, MKNOD, MKDIR, SYMLINK, LINK, a RENAME's destination), checked
+ *   before the host is touched. What a listed name comes to hold is a
+ *   regular file or a directory only, as the engine on the host writes
+ *   these files by name: SYMLINK, MKNOD of anything but a regular file,
+ *   LINK of anything else and a RENAME (or EXCHANGE) that would move
+ *   anything else into the root are EPERM (RENAME checks the type first,
+ *   so only a guest reaching the source directory through a second share
+ *   could race it). The root itself belongs to the engine: SETATTR that
+ *   changes anything, SETXATTR and REMOVEXATTR on it are EPERM (also
+ *   through a handle of it); opening and listing it are fine. The root is
+ *   always one node (inodes are deduplicated by st_dev and st_ino) and ".."
+ *   is never looked up, so no other node id or path reaches a hidden
+ *   entry. Below a listed directory, nothing is filtered. Read-only
+ *   shares answer EROFS first, whatever the name, which tells nothing.
  * - The share removed or replaced on the host while in use: the root fd
  *   keeps the old directory, and requests get ENOENT, ESTALE or the host's
  *   error; nothing loops.
@@ -121,6 +144,8 @@
 #define FPT_MAX_READDIR (128u * 1024)
 /* Most bytes one COPY_FILE_RANGE copies (the guest asks again for more). */
 #define FPT_MAX_COPY (16u * 1024 * 1024)
+/* Most names a filtered share shows (fpt_create). */
+#define FPT_MAX_NAMES 64u
 /* Oldest FUSE minor version accepted in INIT (virtio-fs came with 7.31). */
 #define FPT_MIN_MINOR 31u
 
@@ -128,12 +153,17 @@ struct fpt;
 
 /*
  * Serve the directory `host_dir` (opened once now; it must be a
- * directory), read-only if `read_only`. Opens /proc/self/fd, allocates
- * every buffer, sets libfuse's log function (libfuse's messages go to the
- * debug log) and creates the libfuse session. Returns 0, or -errno with a
- * one-line reason in why.
+ * directory), read-only if `read_only`. With `nr_names` > 0 the share is
+ * filtered: its root shows only `names` (see above); each must be one path
+ * component of 1 to NAME_MAX bytes, not "." or "..", and there may be at
+ * most FPT_MAX_NAMES (else -EINVAL); they are copied. NULL and 0: the
+ * whole directory. A listed name need not exist. Opens /proc/self/fd,
+ * allocates every buffer, sets libfuse's log function (libfuse's messages
+ * go to the debug log) and creates the libfuse session. Returns 0, or
+ * -errno with a one-line reason in why.
  */
-int fpt_create(struct fpt **out, const char *host_dir, bool read_only, char *why,
+int fpt_create(struct fpt **out, const char *host_dir, const char *const *names,
+	       unsigned int nr_names, bool read_only, char *why,
 	       size_t why_len) __must_check;
 
 /* Where the caller puts a request: FPT_MAX_REQ bytes. */

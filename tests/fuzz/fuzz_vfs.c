@@ -9,7 +9,9 @@
  * the server's fd limit is about 768.
  *
  * Input: byte 0 options (bit 0 read-write share, bit 1 no automatic
- * FUSE_INIT first, bit 2 an fd limit of 12); then requests, each one byte
+ * FUSE_INIT first, bit 2 an fd limit of 12, bit 3 a filtered share that
+ * shows only "file", "dir" and "new" of its root, after which the root's
+ * other entries must still be the same ones); then requests, each one byte
  * of flags (bit 0 on the hiprio queue, bits 1-2 the reply buffer: 4 KiB,
  * 64 bytes, none, 128 KiB in pages; bit 3 keep the header's len field as
  * given), a little-endian 16-bit length and that many request bytes. To
@@ -20,6 +22,7 @@
  * arguments). Everything is served on this thread; the device is
  * destroyed before the next input.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -112,6 +115,49 @@ static void init_once(void)
 	atexit(remove_dirs); /* libFuzzer exits with exit() */
 }
 
+/* What a filtered share shows of its root (byte 0, bit 3). */
+static const char *const shown[] = { "file", "dir", "new" };
+
+static bool is_shown(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(shown); i++)
+		if (strcmp(name, shown[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * An order-free digest of the root's entries that a filtered share hides:
+ * their names, inodes and types. The guest must not be able to make,
+ * remove, rename or replace any of them. (Not their content or mode: an
+ * unfiltered input may have made one a hard link of a shown file.)
+ */
+static uint64_t hidden_digest(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	uint64_t sum = 0;
+
+	if (!d)
+		abort();
+	while ((e = readdir(d))) {
+		uint64_t h = 14695981039346656037ull;
+		struct stat st;
+
+		if (is_shown(e->d_name) || strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			abort();
+		for (const char *c = e->d_name; *c; c++)
+			h = (h ^ (uint8_t)*c) * 1099511628211ull;
+		h ^= (uint64_t)st.st_ino * 0x9e3779b97f4a7c15ull ^ (st.st_mode & S_IFMT);
+		sum += h | 1;
+	}
+	closedir(d);
+	return sum;
+}
+
 /* Where an operation carries its fh (offset into the arguments), or -1. */
 static int fh_offset(uint32_t opcode)
 {
@@ -175,6 +221,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned int nr_nodes = 1, nr_fhs = 0;
 	struct vfs *fs = NULL;
 	char why[200] = "";
+	const char *dir;
+	uint64_t digest = 0;
 	size_t off = 1;
 
 	if (!ready) {
@@ -189,8 +237,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (++runs % 256 == 0)
 		rebuild_rw();
-	if (vfs_create(&fs, &mem, (data[0] & 1) ? rw_dir : ro_dir, "fuzz", !(data[0] & 1), why,
-		       sizeof(why))) {
+	dir = (data[0] & 1) ? rw_dir : ro_dir;
+	if (data[0] & 8)
+		digest = hidden_digest(dir);
+	if (vfs_create(&fs, &mem, dir, (data[0] & 8) ? shown : NULL,
+		       (data[0] & 8) ? (unsigned int)ARRAY_SIZE(shown) : 0, "fuzz",
+		       !(data[0] & 1), why, sizeof(why))) {
 		fprintf(stderr, "fuzz_vfs: vfs_create: %s\n", why);
 		abort();
 	}
@@ -314,5 +366,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	vfs_destroy(vfs_dev(fs));
+	if ((data[0] & 8) && hidden_digest(dir) != digest) {
+		fprintf(stderr, "fuzz_vfs: a filtered share changed a hidden entry\n");
+		abort();
+	}
 	return 0;
 }

@@ -22,7 +22,10 @@
  * hostile cases: symlinks out of the share never followed, bad names,
  * fifos and devices never opened, the fd limit, a read-only share, the
  * share removed under the server, malformed requests and chains, wrong
- * queue, reset and FUSE_DESTROY.
+ * queue, reset and FUSE_DESTROY. A filtered share (names {a, subdir}; its
+ * tree is described at make_filtered_tree): hidden names neither listed,
+ * looked up, made, removed nor renamed, listings through small buffers,
+ * the root's attributes, what a listed name may hold, read-only too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -635,15 +638,21 @@ static struct dent *find_dent(struct dent *d0, unsigned int n, const char *name)
 
 /* ---- fixtures ------------------------------------------------------------------------ */
 
-static void make_tree(void)
+/* BASE and an empty BASE/share. */
+static void make_base(void)
 {
-	char p[256];
-
 	snprintf(base, sizeof(base), "/tmp/cocoon-vfs.XXXXXX");
 	assert_non_null(mkdtemp(base));
 	snprintf(share, sizeof(share), "%s/share", base);
 	snprintf(outside, sizeof(outside), "%s/outside", base);
 	assert_int_equal(mkdir(share, 0755), 0);
+}
+
+static void make_tree(void)
+{
+	char p[256];
+
+	make_base();
 	assert_int_equal(mkdir(outside, 0755), 0);
 	snprintf(p, sizeof(p), "%s/secret", outside);
 	assert_int_equal(close(open(p, O_CREAT | O_WRONLY, 0644)), 0);
@@ -661,16 +670,43 @@ static void make_tree(void)
 	have_devnode = mknod(p, S_IFCHR | 0666, makedev(1, 3)) == 0;
 }
 
-static void open_dev(bool read_only)
+/*
+ * The tree of the filtered share (names {a, subdir}):
+ *   BASE/share/a, b, secret   "A", "B", "S"
+ *   BASE/share/subdir/x       "x"
+ *   BASE/share/subdir/fifo    a fifo
+ *   BASE/share/subdir/lnk  -> a
+ */
+static const char *const shown[] = { "a", "subdir" };
+
+static void make_filtered_tree(void)
+{
+	char p[256];
+
+	make_base();
+	put_file("a", "A");
+	put_file("b", "B");
+	put_file("secret", "S");
+	path_of(p, sizeof(p), "subdir");
+	assert_int_equal(mkdir(p, 0755), 0);
+	put_file("subdir/x", "x");
+	path_of(p, sizeof(p), "subdir/fifo");
+	assert_int_equal(mkfifo(p, 0644), 0);
+	path_of(p, sizeof(p), "subdir/lnk");
+	assert_int_equal(symlink("a", p), 0);
+}
+
+static void open_dev(bool read_only, const char *const *names, unsigned int nr_names)
 {
 	char why[200] = "";
 
-	if (vfs_create(&fs, &mem, share, TAG, read_only, why, sizeof(why)))
+	if (vfs_create(&fs, &mem, share, names, nr_names, TAG, read_only, why,
+		       sizeof(why)))
 		fail_msg("vfs_create: %s", why);
 	vfd_init(&d, vfs_dev(fs), &mem);
 }
 
-static int setup_common(bool read_only)
+static int setup_common(bool read_only, bool filtered)
 {
 	const struct gm_region r = { .gpa = 0, .size = RAM_SIZE };
 
@@ -679,8 +715,13 @@ static int setup_common(bool read_only)
 	ctx_gid = getgid();
 	assert_int_equal(gm_create(&mem, &r, 1), 0);
 	ram = gm_ptr(&mem, 0, RAM_SIZE);
-	make_tree();
-	open_dev(read_only);
+	if (filtered) {
+		make_filtered_tree();
+		open_dev(read_only, shown, ARRAY_SIZE(shown));
+	} else {
+		make_tree();
+		open_dev(read_only, NULL, 0);
+	}
 	bring_up();
 	fuse_init();
 	return 0;
@@ -689,13 +730,22 @@ static int setup_common(bool read_only)
 static int setup(void **state)
 {
 	(void)state;
-	return setup_common(false);
+	return setup_common(false, false);
 }
 
 static int setup_ro(void **state)
 {
 	(void)state;
-	return setup_common(true);
+	return setup_common(true, false);
+}
+
+/* The filtered share, read-only when the test's initial state is
+ * &filtered_ro. */
+static bool filtered_ro = true;
+
+static int setup_filtered(void **state)
+{
+	return setup_common(*state == &filtered_ro, true);
 }
 
 static int teardown(void **state)
@@ -736,33 +786,65 @@ static void identity_and_config(void **state)
 	assert_int_equal(vfd_rd(&d, 0x100), get_le32(TAG));
 }
 
-static void create_errors(void **state)
+/* vfs_create into `other` (destroyed again on success); returns its result. */
+static int try_create(const char *dir, const char *const *names, unsigned int nr,
+		      const char *tag, char *why, size_t why_len)
 {
 	struct vfs *other = NULL;
-	char why[200], p[256];
+	int ret = vfs_create(&other, &mem, dir, names, nr, tag, false, why, why_len);
+
+	if (!ret)
+		vfs_destroy(vfs_dev(other));
+	return ret;
+}
+
+static void create_errors(void **state)
+{
+	static const char *const bad[] = { "", ".", "..", "a/b", "/a", "a/" };
+	char why[200], p[256], longest[NAME_MAX + 2];
+	const char *one[1], *many[65];
 
 	(void)state;
 	why[0] = '\0';
-	assert_int_equal(vfs_create(&other, &mem, "/nonexistent/dir", TAG, false, why,
-				    sizeof(why)),
+	assert_int_equal(try_create("/nonexistent/dir", NULL, 0, TAG, why, sizeof(why)),
 			 -ENOENT);
 	assert_non_null(strstr(why, "No such file"));
 	path_of(p, sizeof(p), "hello.txt");
-	assert_int_equal(vfs_create(&other, &mem, p, TAG, false, why, sizeof(why)), -ENOTDIR);
+	assert_int_equal(try_create(p, NULL, 0, TAG, why, sizeof(why)), -ENOTDIR);
 	assert_non_null(strstr(why, "not a directory"));
-	assert_int_equal(vfs_create(&other, &mem, share, "", false, why, sizeof(why)), -EINVAL);
-	assert_int_equal(vfs_create(&other, &mem, share, "has space", false, why, sizeof(why)),
+	assert_int_equal(try_create(share, NULL, 0, "", why, sizeof(why)), -EINVAL);
+	assert_int_equal(try_create(share, NULL, 0, "has space", why, sizeof(why)),
 			 -EINVAL);
-	assert_int_equal(vfs_create(&other, &mem, share,
-				    "0123456789012345678901234567890123456", false, why,
-				    sizeof(why)),
+	assert_int_equal(try_create(share, NULL, 0, "0123456789012345678901234567890123456",
+				    why, sizeof(why)),
 			 -EINVAL);
 	/* 36 characters is the most, without a NUL. */
-	assert_int_equal(vfs_create(&other, &mem, share, "012345678901234567890123456789012345",
-				    false, why, sizeof(why)),
+	assert_int_equal(try_create(share, NULL, 0, "012345678901234567890123456789012345",
+				    why, sizeof(why)),
 			 0);
-	vfs_destroy(vfs_dev(other));
 	vfs_destroy(NULL);
+
+	/* Shown names: one component each, NAME_MAX bytes at most. */
+	memset(longest, 'n', NAME_MAX);
+	longest[NAME_MAX] = '\0';
+	one[0] = longest;
+	assert_int_equal(try_create(share, one, 1, TAG, why, sizeof(why)), 0);
+	longest[NAME_MAX] = 'n';
+	longest[NAME_MAX + 1] = '\0';
+	assert_int_equal(try_create(share, one, 1, TAG, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "path component"));
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		one[0] = bad[i];
+		assert_int_equal(try_create(share, one, 1, TAG, why, sizeof(why)),
+				 -EINVAL);
+	}
+	one[0] = NULL;
+	assert_int_equal(try_create(share, one, 1, TAG, why, sizeof(why)), -EINVAL);
+	assert_int_equal(try_create(share, NULL, 1, TAG, why, sizeof(why)), -EINVAL);
+	for (size_t i = 0; i < ARRAY_SIZE(many); i++)
+		many[i] = "a";
+	assert_int_equal(try_create(share, many, 64, TAG, why, sizeof(why)), 0);
+	assert_int_equal(try_create(share, many, 65, TAG, why, sizeof(why)), -EINVAL);
 }
 
 /* FUSE_INIT from a Linux 6.12 guest, and what libfuse 3.14 answers. */
@@ -1805,6 +1887,239 @@ static void server_thread(void **state)
 	/* teardown stops the thread */
 }
 
+/* ---- a filtered share: {a, subdir} of a, b, secret, subdir ------------------------- */
+
+/*
+ * List `id` through its handle `fh` in buffers of `size` bytes, each
+ * request resuming from the last entry's offset as Linux does, until an
+ * empty reply; every name must come once. Returns the entries, in out.
+ */
+static unsigned int list_all(uint64_t id, uint64_t fh, uint32_t size, bool plus,
+			     struct dent *out, unsigned int max)
+{
+	static struct dent ents[64];
+	uint64_t off = 0;
+	unsigned int total = 0;
+
+	for (int round = 0; round < 1000; round++) {
+		unsigned int n;
+
+		assert_int_equal(readdir_(id, fh, off, size, plus), 0);
+		n = parse_dir(plus, ents, ARRAY_SIZE(ents));
+		if (n == 0)
+			return total;
+		for (unsigned int i = 0; i < n; i++) {
+			assert_null(find_dent(out, total, ents[i].name));
+			assert_true(total < max);
+			out[total++] = ents[i];
+			off = ents[i].off;
+		}
+	}
+	fail_msg("the listing does not end");
+	return 0;
+}
+
+/* The root lists exactly ".", "..", "a" and "subdir" (those with node ids
+ * when `plus`). */
+static void assert_root_listing(const struct dent *ents, unsigned int n, bool plus,
+				uint64_t a, uint64_t sub)
+{
+	static const char *const want[] = { ".", "..", "a", "subdir" };
+	struct dent copy[4];
+
+	assert_int_equal(n, ARRAY_SIZE(want));
+	memcpy(copy, ents, sizeof(copy));
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+		assert_non_null(find_dent(copy, n, want[i]));
+	if (plus) {
+		assert_int_equal(find_dent(copy, n, "a")->nodeid, a);
+		assert_int_equal(find_dent(copy, n, "subdir")->nodeid, sub);
+		assert_int_equal(find_dent(copy, n, ".")->nodeid, 0);
+	}
+}
+
+static void filtered_lookup_readdir(void **state)
+{
+	static const struct {
+		uint32_t size;
+		bool plus;
+	} ways[] = {
+		{ 4096, false }, { 4096, true },
+		{ 40, false },   /* one 32-byte dirent a reply */
+		{ 170, true },   /* one 160-byte direntplus a reply */
+	};
+	static struct dent ents[16];
+	struct fuse_entry_out e;
+	uint64_t a, sub, fh;
+	char name[64];
+	unsigned int n;
+
+	(void)state;
+	assert_int_equal(lookup(ROOT, "a", &e), 0);
+	assert_true(S_ISREG(e.attr.mode));
+	a = e.nodeid;
+	sub = lookup_id(ROOT, "subdir");
+	assert_int_equal(lookup(ROOT, "secret", NULL), -ENOENT);
+	assert_int_equal(lookup(ROOT, "b", NULL), -ENOENT);
+	assert_int_equal(lookup(ROOT, "..", NULL), -ENOENT);
+	assert_int_equal(lookup(sub, "..", NULL), -ENOENT);
+	assert_int_equal(lookup(sub, "x", NULL), 0); /* below: unfiltered */
+	/* Enough hidden entries that whole host batches have none to show. */
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "hidden-%03d-padding-padding-padding", i);
+		put_file(name, "h");
+	}
+	assert_int_equal(open_node(ROOT, FUSE_OPENDIR, O_RDONLY, &fh), 0);
+	for (size_t w = 0; w < ARRAY_SIZE(ways); w++) {
+		n = list_all(ROOT, fh, ways[w].size, ways[w].plus, ents,
+			     ARRAY_SIZE(ents));
+		assert_root_listing(ents, n, ways[w].plus, a, sub);
+	}
+	/* The filter goes with the handle, whatever node id the guest names. */
+	n = list_all(sub, fh, 4096, true, ents, ARRAY_SIZE(ents));
+	assert_root_listing(ents, n, true, a, sub);
+	/* No hidden entry was looked up: root, a, subdir, x and the handle. */
+	assert_int_equal(vfs_fds_held(fs), 5);
+	assert_int_equal(release(ROOT, fh, true), 0);
+	/* A listed directory lists everything. */
+	assert_int_equal(open_node(sub, FUSE_OPENDIR, O_RDONLY, &fh), 0);
+	n = list_all(sub, fh, 4096, true, ents, ARRAY_SIZE(ents));
+	assert_int_equal(n, 5);
+	assert_non_null(find_dent(ents, n, "x"));
+	assert_non_null(find_dent(ents, n, "fifo"));
+	assert_non_null(find_dent(ents, n, "lnk"));
+	assert_int_equal(release(sub, fh, true), 0);
+}
+
+static void filtered_changes(void **state)
+{
+	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = S_IFDIR | 0700 };
+	struct fuse_entry_out e;
+	struct stat before, after;
+	uint64_t a, sub, x, fifo, lnk, fh, dfh;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(stat(share, &before), 0);
+	a = lookup_id(ROOT, "a");
+	sub = lookup_id(ROOT, "subdir");
+	x = lookup_id(sub, "x");
+	fifo = lookup_id(sub, "fifo");
+	lnk = lookup_id(sub, "lnk");
+	/* Nothing off the list is made, not even over a hidden entry. */
+	assert_int_equal(create(ROOT, "new", O_WRONLY | O_CREAT, 0644, &e, &fh), -EACCES);
+	assert_int_equal(create(ROOT, "secret", O_WRONLY | O_CREAT, 0644, &e, &fh),
+			 -EACCES);
+	assert_int_equal(mknod_(ROOT, "new", S_IFREG | 0644, 0, NULL), -EACCES);
+	assert_int_equal(mkdir_(ROOT, "new", 0755, NULL), -EACCES);
+	assert_int_equal(symlink_(ROOT, "new", "a", NULL), -EACCES);
+	assert_int_equal(link_(x, ROOT, "new", NULL), -EACCES);
+	assert_int_equal(link_(x, ROOT, "secret", NULL), -EACCES);
+	/* Nothing hidden is removed, renamed or exchanged. */
+	assert_int_equal(unlink_(ROOT, "secret", false), -ENOENT);
+	assert_int_equal(unlink_(ROOT, "b", true), -ENOENT);
+	assert_int_equal(rename_(ROOT, "a", ROOT, "secret", 0), -EACCES);
+	assert_int_equal(rename_(sub, "x", ROOT, "secret", 0), -EACCES);
+	assert_int_equal(rename_(sub, "x", ROOT, "new", RENAME_NOREPLACE), -EACCES);
+	assert_int_equal(rename_(ROOT, "secret", sub, "stolen", 0), -ENOENT);
+	assert_int_equal(rename_(ROOT, "secret", sub, "x", RENAME_EXCHANGE), -ENOENT);
+	assert_int_equal(rename_(sub, "x", ROOT, "secret", RENAME_EXCHANGE), -ENOENT);
+	assert_int_equal(rename_(ROOT, "a", ROOT, "b", RENAME_EXCHANGE), -ENOENT);
+	/* A listed name comes to hold a regular file or a directory only. */
+	assert_int_equal(rename_(sub, "lnk", ROOT, "a", 0), -EPERM);
+	assert_int_equal(rename_(sub, "fifo", ROOT, "a", 0), -EPERM);
+	assert_int_equal(rename_(ROOT, "a", sub, "lnk", RENAME_EXCHANGE), -EPERM);
+	assert_int_equal(rename_(sub, "lnk", ROOT, "a", RENAME_EXCHANGE), -EPERM);
+	assert_int_equal(link_(lnk, ROOT, "a", NULL), -EPERM);
+	assert_int_equal(link_(fifo, ROOT, "a", NULL), -EPERM);
+	assert_int_equal(mknod_(ROOT, "a", S_IFIFO | 0644, 0, NULL), -EPERM);
+	assert_int_equal(symlink_(ROOT, "a", "/etc/shadow", NULL), -EPERM);
+	/* The root is the engine's: no attribute of it changes, even through
+	 * a handle of it under another node id. */
+	assert_int_equal(setattr_(ROOT, &sa, NULL), -EPERM);
+	sa.valid = FATTR_UID | FATTR_GID;
+	assert_int_equal(setattr_(ROOT, &sa, NULL), -EPERM);
+	sa.valid = FATTR_MTIME | FATTR_MTIME_NOW;
+	assert_int_equal(setattr_(ROOT, &sa, NULL), -EPERM);
+	assert_int_equal(open_node(ROOT, FUSE_OPENDIR, O_RDONLY, &dfh), 0);
+	sa.valid = FATTR_MODE | FATTR_FH;
+	sa.fh = dfh;
+	assert_int_equal(setattr_(sub, &sa, NULL), -EPERM);
+	assert_int_equal(release(ROOT, dfh, true), 0);
+	assert_int_equal(setxattr_(ROOT, "user.x", "v", 1, 0), -EPERM);
+	assert_int_equal(removexattr_(ROOT, "user.x"), -EPERM);
+	assert_int_equal(getattr(ROOT, NULL), 0);
+	/* A listed file is written, replaced and moved as usual. */
+	assert_int_equal(do_open(a, O_WRONLY | O_TRUNC, &fh), 0);
+	assert_int_equal(fwrite_at(a, fh, 0, "new", 3), 3);
+	assert_int_equal(release(a, fh, false), 0);
+	assert_int_equal(get_file("a", buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "new");
+	assert_int_equal(create(ROOT, "a", O_WRONLY | O_CREAT, 0644, &e, &fh), 0);
+	assert_int_equal(e.nodeid, a);
+	assert_int_equal(release(a, fh, false), 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.valid = FATTR_MODE;
+	sa.mode = S_IFREG | 0600;
+	assert_int_equal(setattr_(a, &sa, NULL), 0);
+	assert_int_equal(rename_(ROOT, "a", sub, "a2", 0), 0);
+	assert_int_equal(rename_(sub, "x", ROOT, "a", 0), 0);
+	assert_int_equal(get_file("a", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "x");
+	/* Below the root, nothing is filtered. */
+	assert_int_equal(create(sub, "new", O_WRONLY | O_CREAT, 0644, &e, &fh), 0);
+	assert_int_equal(release(e.nodeid, fh, false), 0);
+	assert_int_equal(mkdir_(sub, "d", 0755, NULL), 0);
+	assert_int_equal(symlink_(sub, "s", "../secret", NULL), 0);
+	assert_int_equal(unlink_(sub, "a2", false), 0);
+	/* The host: hidden entries untouched, nothing new in the root. */
+	assert_int_equal(stat(share, &after), 0);
+	assert_int_equal(after.st_mode, before.st_mode);
+	assert_int_equal(after.st_uid, before.st_uid);
+	assert_int_equal(get_file("secret", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "S");
+	assert_int_equal(get_file("b", buf, sizeof(buf)), 1);
+	assert_false(host_exists("new") || host_exists("subdir/stolen"));
+	assert_true(host_exists("subdir/new") && host_exists("subdir/d") &&
+		    host_exists("subdir/s"));
+}
+
+static void filtered_read_only(void **state)
+{
+	static struct dent ents[16];
+	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = S_IFDIR | 0700 };
+	struct fuse_entry_out e;
+	uint64_t a, sub, fh, wfh;
+	unsigned int n;
+	char buf[64];
+
+	(void)state;
+	a = lookup_id(ROOT, "a");
+	sub = lookup_id(ROOT, "subdir");
+	assert_int_equal(lookup(ROOT, "secret", NULL), -ENOENT);
+	assert_int_equal(do_open(a, O_RDONLY, &fh), 0);
+	assert_int_equal(fread_at(a, fh, 0, 64, buf, 0), 1);
+	assert_int_equal(fwrite_at(a, fh, 0, "X", 1), -EROFS);
+	assert_int_equal(release(a, fh, false), 0);
+	assert_int_equal(do_open(a, O_WRONLY, &wfh), -EROFS);
+	/* Read-only says no first, to any name: nothing is learnt of hidden
+	 * ones. */
+	assert_int_equal(create(ROOT, "new", O_WRONLY | O_CREAT, 0644, &e, &wfh), -EROFS);
+	assert_int_equal(create(ROOT, "a", O_WRONLY | O_CREAT, 0644, &e, &wfh), -EROFS);
+	assert_int_equal(unlink_(ROOT, "a", false), -EROFS);
+	assert_int_equal(unlink_(ROOT, "secret", false), -EROFS);
+	assert_int_equal(rename_(sub, "x", ROOT, "secret", 0), -EROFS);
+	assert_int_equal(mkdir_(sub, "d", 0755, NULL), -EROFS);
+	assert_int_equal(setattr_(ROOT, &sa, NULL), -EROFS);
+	assert_int_equal(open_node(ROOT, FUSE_OPENDIR, O_RDONLY, &fh), 0);
+	n = list_all(ROOT, fh, 4096, true, ents, ARRAY_SIZE(ents));
+	assert_root_listing(ents, n, true, a, sub);
+	assert_int_equal(release(ROOT, fh, true), 0);
+	assert_int_equal(get_file("a", buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "A");
+	assert_false(host_exists("new") || host_exists("subdir/d"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1831,6 +2146,12 @@ int main(void)
 		T(malformed),
 		T(reset_and_destroy),
 		T(server_thread),
+#define F(fn) cmocka_unit_test_setup_teardown(fn, setup_filtered, teardown)
+		F(filtered_lookup_readdir),
+		F(filtered_changes),
+		cmocka_unit_test_prestate_setup_teardown(filtered_read_only, setup_filtered,
+							 teardown, &filtered_ro),
+#undef F
 #undef T
 	};
 

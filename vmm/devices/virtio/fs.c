@@ -268,7 +268,8 @@ static bool tag_ok(const char *tag)
 }
 
 int vfs_create(struct vfs **out, const struct guest_mem *mem, const char *host_dir,
-	       const char *tag, bool read_only, char *why, size_t why_len)
+	       const char *const *names, unsigned int nr_names, const char *tag,
+	       bool read_only, char *why, size_t why_len)
 {
 	struct vfs *fs;
 	char reason[160];
@@ -283,7 +284,8 @@ int vfs_create(struct vfs **out, const struct guest_mem *mem, const char *host_d
 	if (!fs)
 		return why_fail(why, why_len, -ENOMEM, "virtio-fs: out of memory");
 	fs->kick_fds[HIPRIO] = fs->kick_fds[REQQ] = -1;
-	ret = fpt_create(&fs->fpt, host_dir, read_only, reason, sizeof(reason));
+	ret = fpt_create(&fs->fpt, host_dir, names, nr_names, read_only, reason,
+			 sizeof(reason));
 	if (ret) {
 		why_fail(why, why_len, ret, "%s", reason);
 		goto err;

@@ -75,13 +75,17 @@ struct vfs;
 /*
  * Create the device for guest memory `mem`, sharing the directory
  * `host_dir` (opened now: it must exist and be a directory) under `tag`
- * (1 to 36 printable ASCII characters, no space). With `read_only`, the
- * host refuses every change the guest asks for (EROFS). The server's
- * thread does not run until vfs_start. On error returns -errno and writes
- * a one-line reason into why (without the directory's name).
+ * (1 to 36 printable ASCII characters, no space). With `nr_names` > 0 the
+ * guest sees only those entries of the directory itself and can make no
+ * other (fpt_create's filtered share; the names are copied); NULL and 0:
+ * the whole directory. With `read_only`, the host refuses every change the
+ * guest asks for (EROFS). The server's thread does not run until
+ * vfs_start. On error returns -errno and writes a one-line reason into why
+ * (without the directory's name).
  */
 int vfs_create(struct vfs **out, const struct guest_mem *mem, const char *host_dir,
-	       const char *tag, bool read_only, char *why, size_t why_len) __must_check;
+	       const char *const *names, unsigned int nr_names, const char *tag,
+	       bool read_only, char *why, size_t why_len) __must_check;
 
 /* The embedded virtio device, for vm_add_virtio and the transport. */
 struct virtio_dev *vfs_dev(struct vfs *fs);
