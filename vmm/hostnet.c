@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "netns.h"
 
 #define MAX_HOST_ADDRS 1024u
 
@@ -141,6 +143,79 @@ out:
 	return ret;
 }
 
+/* The guest's MAC (mac=, else a random one) and, when it has an address,
+ * its nameservers (--dns, else the host's). */
+static void pick_mac_dns(struct hostnet *hn, const struct vm_net *cfg, const char *const *dns,
+			 unsigned int nr_dns)
+{
+	if (cfg->mac_set) {
+		memcpy(hn->mac, cfg->mac, 6);
+	} else {
+		/* Locally administered, unicast (IEEE 802: bits 1 and 0 of
+		 * the first byte). */
+		if (getrandom(hn->mac, 6, 0) != 6)
+			memset(hn->mac, 0x5a, 6);
+		hn->mac[0] = (uint8_t)((hn->mac[0] & 0xfc) | 0x02);
+	}
+	if (!hn->guest_addr_set)
+		return;
+	for (unsigned int i = 0; i < nr_dns && i < CONFIG_MAX_DNS; i++) {
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, dns[i], &a) == 1) /* config.c checked */
+			inet_ntop(AF_INET, &a, hn->dns[hn->nr_dns++], sizeof(hn->dns[0]));
+	}
+	if (!nr_dns)
+		host_dns(hn);
+}
+
+/*
+ * engine_netns: the guest takes the place of the engine's interface, behind
+ * a tap of ours spliced onto it (netns.h). Its IPv4 address stays on the
+ * interface: with every frame arriving there redirected to the tap, the
+ * namespace's stack never sees one, so it cannot answer ARP or ping for
+ * the guest; and removing it would drop the default route with it, change
+ * what the engine and its plugins find on tear-down, and leave nothing for
+ * a later cocoon in the same namespace to find.
+ */
+static int take_over(struct hostnet *hn, char *why, size_t why_len)
+{
+	struct netns_link link;
+	unsigned int tap_ifindex;
+	bool found;
+	int ret;
+
+	ret = netns_find_link(&link, &found, why, why_len);
+	if (ret)
+		return ret;
+	if (!found) {
+		hn->no_device = true;
+		return 0;
+	}
+	ret = tap_create("cocoon%d", &hn->tap_fd, hn->ifname, why, why_len);
+	if (ret)
+		return ret;
+	hn->created = true;
+	tap_ifindex = if_nametoindex(hn->ifname);
+	if (!tap_ifindex)
+		return why_fail(why, why_len, -errno, "netns: %s: finding the new tap: %s",
+				hn->ifname, strerror(errno));
+	ret = netns_prepare_tap((int)tap_ifindex, hn->ifname, link.mtu, why, why_len);
+	if (!ret)
+		ret = netns_splice(link.ifindex, link.name, (int)tap_ifindex, hn->ifname, why,
+				   why_len);
+	if (ret)
+		return ret;
+	snprintf(hn->link, sizeof(hn->link), "%s", link.name);
+	memcpy(hn->mac, link.mac, sizeof(hn->mac));
+	hn->mtu = link.mtu;
+	hn->guest_addr_set = true;
+	hn->guest_ip = link.addr;
+	hn->prefix = link.prefix;
+	hn->gw = link.gw;
+	return 0;
+}
+
 int hostnet_setup(struct hostnet *hn, const struct vm_net *cfg, const char *const *dns,
 		  unsigned int nr_dns, char *why, size_t why_len)
 {
@@ -148,7 +223,18 @@ int hostnet_setup(struct hostnet *hn, const struct vm_net *cfg, const char *cons
 
 	memset(hn, 0, sizeof(*hn));
 	hn->tap_fd = -1;
-	if (cfg->tap) {
+	if (cfg->engine_netns) {
+		ret = take_over(hn, why, why_len);
+		if (ret)
+			goto err;
+		if (hn->no_device) {
+			log_debug("net: nothing to take over in this namespace: no network "
+				  "device");
+			return 0;
+		}
+		log_debug("net: tap %s stands in for %s (mtu %u)", hn->ifname, hn->link,
+			  hn->mtu);
+	} else if (cfg->tap) {
 		ret = tap_open(cfg->tap, &hn->tap_fd, why, why_len);
 		if (ret)
 			return ret;
@@ -168,25 +254,11 @@ int hostnet_setup(struct hostnet *hn, const struct vm_net *cfg, const char *cons
 		if (ret)
 			goto err;
 	}
-	if (cfg->mac_set) {
-		memcpy(hn->mac, cfg->mac, 6);
-	} else {
-		/* Locally administered, unicast (IEEE 802: bits 1 and 0 of
-		 * the first byte). */
-		if (getrandom(hn->mac, 6, 0) != 6)
-			memset(hn->mac, 0x5a, 6);
-		hn->mac[0] = (uint8_t)((hn->mac[0] & 0xfc) | 0x02);
-	}
-	if (hn->guest_addr_set) {
-		for (unsigned int i = 0; i < nr_dns && i < CONFIG_MAX_DNS; i++) {
-			struct in_addr a;
-
-			if (inet_pton(AF_INET, dns[i], &a) == 1) /* config.c checked */
-				inet_ntop(AF_INET, &a, hn->dns[hn->nr_dns++], sizeof(hn->dns[0]));
-		}
-		if (!nr_dns)
-			host_dns(hn);
-	}
+	/* engine_netns: take_over gave the interface's MAC, which the engine's
+	 * network knows, and no nameservers (the engine bind-mounts its
+	 * resolv.conf). */
+	if (!cfg->engine_netns)
+		pick_mac_dns(hn, cfg, dns, nr_dns);
 	if (log_get_level() >= LOG_DEBUG) {
 		char g[16], h[16];
 

@@ -19,6 +19,20 @@
  * Nameservers (--dns, else the host's own IPv4 nameservers from
  * /etc/resolv.conf that are not loopback, as docker does) go to the guest
  * only when it has an address.
+ *
+ * With engine_netns (cocoon as an OCI runtime, already inside the network
+ * namespace the engine prepared) the VM takes over the engine's interface
+ * (netns.h): netns_find_link picks it (eth0, up, with an IPv4 address), a
+ * non-persistent tap is created beside it with its MTU, and tc ingress
+ * redirects join the two both ways. The guest gets the interface's MAC,
+ * IPv4 address, prefix and default gateway; no nameservers (the engine
+ * bind-mounts its resolv.conf) and no host end (host_ip 0). ip=, gw=, mac=
+ * and --dns do not apply. A namespace with nothing to take over (only lo,
+ * as `docker run --network none`) is no error: no_device is set, there is
+ * no tap, and the VM gets no virtio-net. The tap and its filter go when
+ * cocoon exits; the ingress qdisc and the filter on the engine's interface
+ * stay until the engine deletes the namespace, and a later setup in the
+ * same namespace replaces that filter.
  */
 #ifndef COCOON_HOSTNET_H
 #define COCOON_HOSTNET_H
@@ -45,14 +59,20 @@ struct hostnet {
 	uint32_t gw;               /* 0: none */
 	uint32_t host_ip;          /* the tap's host end, 0 when not ours */
 	uint8_t mac[6];
+	unsigned int mtu;          /* engine_netns: the interface's; 0: default */
+	bool no_device;            /* engine_netns: nothing to take over: the VM
+				    * gets no virtio-net (tap_fd is -1) */
+	char link[TAP_NAME_MAX];   /* engine_netns: the interface taken over */
 	unsigned int nr_dns;
 	char dns[CONFIG_MAX_DNS][16];
 };
 
 /*
  * Open or create the tap for `cfg` and settle the addresses, as above.
- * `dns`/`nr_dns` are the --dns values. On error returns -errno with a
- * one-line reason in why; hn is then closed.
+ * `dns`/`nr_dns` are the --dns values. With cfg->engine_netns, 0 with
+ * hn->no_device set means: add no network device. On error returns -errno
+ * with a one-line reason in why; hn is then closed (a tap it created is
+ * gone).
  */
 int hostnet_setup(struct hostnet *hn, const struct vm_net *cfg, const char *const *dns,
 		  unsigned int nr_dns, char *why, size_t why_len) __must_check;

@@ -48,6 +48,7 @@
 #include "evloop.h"
 #include "log.h"
 #include "memory.h"
+#include "netns_child.h"
 #include "ratelimit.h"
 #include "tap.h"
 #include "virtio_fake_driver.h"
@@ -973,41 +974,6 @@ static void create_errors(void **state)
 }
 
 /* ---- the tap (root, in a network namespace) ------------------------------------- */
-
-#define SKIP_CODE 77
-
-#define CHECK(cond)                                                                \
-	do {                                                                       \
-		if (!(cond)) {                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,     \
-				__LINE__, #cond);                                  \
-			_exit(1);                                                  \
-		}                                                                  \
-	} while (0)
-
-/* Run `fn` in a child in a new network namespace; skip when that or
- * /dev/net/tun is not available to us. */
-static void in_netns(void (*fn)(void))
-{
-	pid_t pid;
-	int st;
-
-	if (access("/dev/net/tun", R_OK | W_OK) != 0)
-		skip();
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNET) != 0)
-			_exit(SKIP_CODE);
-		fn();
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	if (WEXITSTATUS(st) == SKIP_CODE)
-		skip();
-	assert_int_equal(WEXITSTATUS(st), 0);
-}
 
 static bool if_exists(const char *name)
 {
