@@ -53,6 +53,54 @@
  *   "net_gw"  "A.B.C.D"    optional (needs net_addr): the default route
  *   "dns"     "A.B.C.D"    repeated, at most 3: nameservers; guest-init
  *                          writes them to the root's /etc/resolv.conf
+ *   "root_ro" "1"          optional: the root (root or root_fs) read-only:
+ *                          every write to it fails with EROFS (docker
+ *                          --read-only, OCI root.readonly). Not with root_rw.
+ *                          guest-init still builds the overlay, creates the
+ *                          mount points and /etc files in it, and remounts
+ *                          "/" read-only (MS_REMOUNT|MS_BIND|MS_RDONLY) once
+ *                          every mount is made, as runc does; /tmp is then
+ *                          the image's (read-only) directory, not a tmpfs
+ *   "etc_files" "0"        optional: do not write /etc/hostname, /etc/hosts
+ *                          and /etc/resolv.conf into the root (an OCI engine
+ *                          mounts its own). Default "1". The hostname is set
+ *                          (sethostname) either way
+ *   "groups"  "G1,G2,..."  optional: the workload's supplementary groups are
+ *                          exactly these gids (OCI additionalGids) instead of
+ *                          the ones "user" resolves to; "" means none.
+ *                          Decimal, 0-2147483647, at most COCOON_MAX_GROUPS
+ *   "group_add" "G1,..."   optional, same syntax, not empty: gids added to
+ *                          the supplementary groups ("groups" when given,
+ *                          else those "user" resolves to, else none), as
+ *                          docker run --group-add does
+ *   "no_new_privs" "1"     optional: prctl(PR_SET_NO_NEW_PRIVS) in the
+ *                          workload before execve
+ *   "mount"   <fields>     repeated, at most COCOON_MAX_MOUNTS: an OCI mount,
+ *                          made in order after the root, the /etc files and
+ *                          the volumes. Five fields separated by
+ *                          COCOON_SPEC_SEP (0x1f, so paths may hold ':'),
+ *                          none holding it:
+ *       "share" SEP TAG SEP SUBPATH SEP FLAGS SEP DEST
+ *                          bind SUBPATH (relative, no ".." component; ""
+ *                          for the share's root) of the virtio-fs share TAG
+ *                          (COCOON_VOLUME_TAG + a volume's index, whether or
+ *                          not that volume has a "volume" record) onto DEST. SUBPATH may be a file: DEST is then
+ *                          created as an empty file, else as a directory
+ *                          (with its parents) when missing
+ *       "fs" SEP FSTYPE SEP DATA SEP FLAGS SEP DEST
+ *                          mount(FSTYPE, DEST, FSTYPE, FLAGS, DATA) (DATA
+ *                          "" for none: tmpfs, proc, sysfs, devpts,
+ *                          mqueue...), creating DEST like mkdir -p. An "fs"
+ *                          mount on /dev itself is skipped: guest-init's
+ *                          devtmpfs stays, with the devices the VM has. One
+ *                          on /dev/shm or /dev/pts replaces guest-init's own.
+ *                          One of a filesystem that is a single superblock
+ *                          already mounted there (sysfs on /sys: EBUSY) gets
+ *                          FLAGS applied to that mount instead.
+ *                          FLAGS: lower-case hex of MS_* bits, only those of
+ *                          COCOON_MOUNT_FLAGS; a bind takes the mount-level
+ *                          ones (rdonly, nosuid, nodev, noexec, atime).
+ *                          DEST is absolute, in the container's root
  * Unknown keys are ignored so that an older init can boot a newer spec.
  * The file is at most COCOON_SPEC_MAX bytes.
  *
@@ -105,6 +153,14 @@ enum cocoon_mark {
 #define COCOON_MAX_VOLUMES 16
 #define COCOON_ROOT_TAG "cocoon-root"  /* the virtio-fs tag of --rootfs-dir */
 #define COCOON_VOLUME_TAG "cocoon-vol" /* + the volume's index: cocoon-vol0 */
+#define COCOON_MAX_MOUNTS 64
+#define COCOON_MAX_GROUPS 256 /* gids in one "groups" or "group_add" record */
+#define COCOON_SPEC_SEP '\x1f'  /* between the fields of a "mount" record */
+/* The MS_* flags (<sys/mount.h>) a "mount" record may carry. Propagation
+ * flags have no meaning in a guest whose mounts have no peers. */
+#define COCOON_MOUNT_FLAGS                                                             \
+	(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_SYNCHRONOUS | MS_DIRSYNC |  \
+	 MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME | MS_LAZYTIME)
 
 /* Status codes guest-init reports for its own failures (docker semantics). */
 #define COCOON_STATUS_INIT_FAILED 125

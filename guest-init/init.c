@@ -24,6 +24,7 @@
 
 #include "abi.h"
 #include "hostio.h"
+#include "mounts.h"
 #include "passwd.h"
 #include "ports.h"
 #include "rlimit.h"
@@ -410,7 +411,8 @@ static void report_start_failure(const struct start_report *rep)
 		    err, NULL);
 		break;
 	case START_USER:
-		say("switching to user \"", spec.user, "\": ", err, NULL);
+		/* Also the groups alone, as root: spec.user may be NULL. */
+		say("switching to user \"", spec.user ? spec.user : "0", "\": ", err, NULL);
 		break;
 	default:
 		say("starting the workload: ", err, NULL);
@@ -545,7 +547,7 @@ int main(void)
 	int early_err = 0, spec_err;
 	const char *early_what = NULL, *what = "";
 	sigset_t set;
-	size_t len = 0;
+	size_t len = 0, bad_mount = 0;
 	pid_t child;
 	int ret;
 
@@ -606,12 +608,15 @@ int main(void)
 	ret = mount_fs("/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
 	if (ret < 0)
 		fail("mount /tmp", -ret);
-	/* Optional: without UNIX98 ptys, workloads that need no pty still run. */
-	(void)!mount_fs("/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-	                "ptmxmode=0666,mode=0620,gid=5");
+	/* Optional: without UNIX98 ptys, workloads that need no pty still run.
+	 * A spec mount there replaces ours (rather than hiding it). */
+	if (!mounts_cover(&spec, "/dev/pts"))
+		(void)!mount_fs("/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		                "ptmxmode=0666,mode=0620,gid=5");
 	/* What runc gives every container: /dev/shm, and the /dev/fd and
 	 * /dev/std* links that scripts write to. Failures are harmless. */
-	if (mount_fs("/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+	if (!mounts_cover(&spec, "/dev/shm") &&
+	    mount_fs("/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
 		say("mount /dev/shm failed", NULL);
 	(void)!symlink("/proc/self/fd", "/dev/fd");
 	(void)!symlink("/proc/self/fd/0", "/dev/stdin");
@@ -624,18 +629,28 @@ int main(void)
 	if (ret < 0)
 		fail(what, -ret);
 
+	/* The shares that mounts bind from are attached in the initramfs,
+	 * which has no path once the root is switched. */
+	ret = mounts_prepare(&spec);
+	if (ret < 0)
+		fail("open /cocoon", -ret);
 	if (spec.root || spec.root_fs) {
-		ret = rootfs_enter(spec.root, spec.root_fs, spec.root_rw, &what);
+		enum rootfs_mode mode = spec.root_rw   ? ROOTFS_RW
+		                        : spec.root_ro ? ROOTFS_RO
+		                                       : ROOTFS_OVERLAY;
+
+		ret = rootfs_enter(spec.root, spec.root_fs, mode, &what);
 		if (ret < 0) {
 			say(what, ": ", spec.root ? spec.root : spec.root_fs, ": ",
 			    strerror(-ret), NULL);
 			finish(COCOON_STATUS_INIT_FAILED);
 		}
 		root_rw = spec.root_rw;
-		ret = rootfs_write_identity(spec.hostname, spec.net_addr, &what);
+		ret = spec.etc_files ? rootfs_write_identity(spec.hostname, spec.net_addr, &what)
+		                     : 0;
 		if (ret < 0)
 			fail(what, -ret);
-		ret = net_write_resolv(&spec, &what);
+		ret = spec.etc_files ? net_write_resolv(&spec, &what) : 0;
 		if (ret < 0)
 			fail(what, -ret);
 	}
@@ -648,6 +663,14 @@ int main(void)
 			finish(COCOON_STATUS_INIT_FAILED);
 		}
 	}
+	ret = mounts_apply(&spec, &bad_mount, &what);
+	if (ret < 0) {
+		say(what, ": ", spec.mounts[bad_mount].dest, ": ", strerror(-ret), NULL);
+		finish(COCOON_STATUS_INIT_FAILED);
+	}
+	/* Last: the mount points and /etc files above were made in the root. */
+	if ((spec.root || spec.root_fs) && spec.root_ro && (ret = rootfs_seal()) < 0)
+		fail("remount / read-only", -ret);
 	if (spec.hostname && sethostname(spec.hostname, strlen(spec.hostname)) < 0)
 		fail("sethostname", errno);
 

@@ -141,7 +141,8 @@ static int move_into_root(const char *name, mode_t mode)
 	return 0;
 }
 
-int rootfs_enter(const char *dev, const char *fs_tag, bool rw, const char **what)
+int rootfs_enter(const char *dev, const char *fs_tag, enum rootfs_mode mode,
+                 const char **what)
 {
 	static const struct {
 		const char *name;
@@ -157,7 +158,7 @@ int rootfs_enter(const char *dev, const char *fs_tag, bool rw, const char **what
 
 	if (!fs_tag)
 		wait_for_device(dev);
-	if (rw) {
+	if (mode == ROOTFS_RW) {
 		*what = "create " NEW_ROOT;
 		if ((ret = mkdir_ok(NEW_ROOT, 0755)) < 0)
 			return ret;
@@ -169,6 +170,10 @@ int rootfs_enter(const char *dev, const char *fs_tag, bool rw, const char **what
 		return ret;
 
 	for (size_t i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+		/* docker --read-only: /tmp is read-only too unless a mount says
+		 * otherwise; our tmpfs stays behind in the initramfs. */
+		if (mode == ROOTFS_RO && strcmp(moves[i].name, "tmp") == 0)
+			continue;
 		ret = move_into_root(moves[i].name, moves[i].mode);
 		if (ret < 0) {
 			*what = moves[i].what;
@@ -182,6 +187,11 @@ int rootfs_enter(const char *dev, const char *fs_tag, bool rw, const char **what
 	    chroot(".") < 0 || chdir("/") < 0)
 		return -errno;
 	return 0;
+}
+
+int rootfs_seal(void)
+{
+	return mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0 ? -errno : 0;
 }
 
 int rootfs_write_file(const char *path, const char *const *parts)

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/mount.h>
 
 #include "abi.h"
 
@@ -47,6 +49,33 @@ static int set_flag(int *flag, const char *val)
 	return 0;
 }
 
+/* The "0"/"1" keys: where each goes, and the reason when it is bad. */
+static const struct {
+	const char *key;
+	size_t offset;
+	const char *error;
+} flag_keys[] = {
+	{"root_rw", offsetof(struct spec, root_rw), "root_rw given twice or not 0/1"},
+	{"root_ro", offsetof(struct spec, root_ro), "root_ro given twice or not 0/1"},
+	{"etc_files", offsetof(struct spec, etc_files), "etc_files given twice or not 0/1"},
+	{"no_new_privs", offsetof(struct spec, no_new_privs),
+	 "no_new_privs given twice or not 0/1"},
+	{"tty", offsetof(struct spec, tty), "tty given twice or not 0/1"},
+	{"stdin", offsetof(struct spec, stdin_open), "stdin given twice or not 0/1"},
+};
+
+/* The field of flag key `key`, or NULL when it is no flag key. */
+static int *flag_key(struct spec *s, const char *key, const char **error)
+{
+	for (size_t i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); i++) {
+		if (strcmp(key, flag_keys[i].key) == 0) {
+			*error = flag_keys[i].error;
+			return (int *)((char *)s + flag_keys[i].offset);
+		}
+	}
+	return NULL;
+}
+
 /* "TAG:ro|rw:/DIR" */
 static int parse_volume(struct spec *s, const char *val)
 {
@@ -69,6 +98,142 @@ static int parse_volume(struct spec *s, const char *val)
 	return 0;
 }
 
+/* "G1,G2,..." (decimal gids, 0-2147483647, as passwd.h takes ids) into
+ * out; "" is no gids. */
+static int parse_gids(const char *val, unsigned int *out, size_t *n)
+{
+	*n = 0;
+	if (*val == '\0')
+		return 0;
+	for (;;) {
+		const char *start = val;
+		unsigned long gid = 0;
+
+		if (*n == SPEC_MAX_GROUPS)
+			return -E2BIG;
+		for (; *val >= '0' && *val <= '9'; val++) {
+			gid = gid * 10 + (unsigned long)(*val - '0');
+			if (gid > 2147483647ul)
+				return -EINVAL;
+		}
+		if (val == start)
+			return -EINVAL;
+		out[(*n)++] = (unsigned int)gid;
+		if (*val == '\0')
+			return 0;
+		if (*val++ != ',')
+			return -EINVAL;
+	}
+}
+
+static int parse_groups(struct spec *s, const char *key, const char *val,
+                        unsigned int *out, size_t *n)
+{
+	int ret = parse_gids(val, out, n);
+
+	if (ret == -E2BIG)
+		return fail(s, "too many gids in groups or group_add");
+	if (ret < 0)
+		return fail(s, "groups or group_add is not a list of gids");
+	if (*n == 0 && strcmp(key, "group_add") == 0)
+		return fail(s, "group_add is empty");
+	return 0;
+}
+
+/* A share's subpath: relative, and no ".." component that could climb out
+ * of the share (the host refuses that too; this keeps the guest honest). */
+static bool subpath_ok(const char *p, size_t len)
+{
+	const char *end = p + len;
+
+	if (len && *p == '/')
+		return false;
+	while (p < end) {
+		const char *slash = memchr(p, '/', (size_t)(end - p));
+		size_t n = slash ? (size_t)(slash - p) : (size_t)(end - p);
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+/* 1..16 lower-case hex digits: the MS_* bits of a mount. */
+static int parse_hex(const char *p, size_t len, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (len == 0 || len > 2 * sizeof(v))
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (unsigned long)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (unsigned long)(c - 'a' + 10);
+		else
+			return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* "share" SEP TAG SEP SUBPATH SEP FLAGS SEP DEST, or
+ * "fs" SEP FSTYPE SEP DATA SEP FLAGS SEP DEST (abi.h). */
+static int parse_mount(struct spec *s, const char *val)
+{
+	const char *f[5];
+	size_t n[5], src_max;
+	struct spec_mount *m;
+	unsigned long flags;
+
+	if (s->nmounts == SPEC_MAX_MOUNTS)
+		return fail(s, "too many mounts");
+	for (size_t i = 0; i < 4; i++) {
+		const char *sep = strchr(val, COCOON_SPEC_SEP);
+
+		if (!sep)
+			return fail(s, "mount has fewer than five fields");
+		f[i] = val;
+		n[i] = (size_t)(sep - val);
+		val = sep + 1;
+	}
+	f[4] = val;
+	n[4] = strlen(val);
+	if (memchr(f[4], COCOON_SPEC_SEP, n[4]))
+		return fail(s, "mount has more than five fields");
+	m = &s->mounts[s->nmounts];
+	if (n[0] == 5 && memcmp(f[0], "share", 5) == 0) {
+		m->kind = SPEC_MOUNT_SHARE;
+		src_max = SPEC_MAX_TAG;
+	} else if (n[0] == 2 && memcmp(f[0], "fs", 2) == 0) {
+		m->kind = SPEC_MOUNT_FS;
+		src_max = SPEC_MAX_FSTYPE;
+	} else {
+		return fail(s, "mount kind is not share or fs");
+	}
+	if (n[1] == 0 || n[1] > src_max)
+		return fail(s, "mount tag or type empty or too long");
+	if (n[2] > SPEC_MAX_MOUNT_ARG)
+		return fail(s, "mount subpath or data too long");
+	if (m->kind == SPEC_MOUNT_SHARE && !subpath_ok(f[2], n[2]))
+		return fail(s, "mount subpath is absolute or has a .. component");
+	if (parse_hex(f[3], n[3], &flags) < 0 || (flags & ~(unsigned long)COCOON_MOUNT_FLAGS))
+		return fail(s, "mount flags are not hex bits of COCOON_MOUNT_FLAGS");
+	if (f[4][0] != '/' || n[4] > SPEC_MAX_MOUNT_ARG)
+		return fail(s, "mount destination is not an absolute path");
+	m->src = f[1];
+	m->src_len = n[1];
+	m->arg = f[2];
+	m->arg_len = n[2];
+	m->flags = flags;
+	m->dest = f[4];
+	s->nmounts++;
+	return 0;
+}
+
 int spec_parse(struct spec *s, const char *buf, size_t len)
 {
 	bool have_version = false;
@@ -86,14 +251,22 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 	s->net_addr = NULL;
 	s->net_gw = NULL;
 	s->ndns = 0;
+	s->nmounts = 0;
+	s->ngroups = 0;
+	s->ngroup_add = 0;
+	s->groups_set = 0;
 	s->root_rw = -1;
+	s->root_ro = -1;
+	s->etc_files = -1;
+	s->no_new_privs = -1;
 	s->tty = -1;
 	s->stdin_open = -1;
 	s->error = NULL;
 
 	while (off < len) {
 		const char *key = next_string(buf, len, &off);
-		const char *val;
+		const char *val, *flag_error;
+		int *flag;
 
 		if (!key)
 			return fail(s, "key not NUL-terminated");
@@ -171,15 +344,23 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 			if (s->ndns == SPEC_MAX_DNS)
 				return fail(s, "too many dns entries");
 			s->dns[s->ndns++] = val;
-		} else if (strcmp(key, "root_rw") == 0) {
-			if (set_flag(&s->root_rw, val) < 0)
-				return fail(s, "root_rw given twice or not 0/1");
-		} else if (strcmp(key, "tty") == 0) {
-			if (set_flag(&s->tty, val) < 0)
-				return fail(s, "tty given twice or not 0/1");
-		} else if (strcmp(key, "stdin") == 0) {
-			if (set_flag(&s->stdin_open, val) < 0)
-				return fail(s, "stdin given twice or not 0/1");
+		} else if ((flag = flag_key(s, key, &flag_error))) {
+			if (set_flag(flag, val) < 0)
+				return fail(s, flag_error);
+		} else if (strcmp(key, "groups") == 0) {
+			if (s->groups_set)
+				return fail(s, "groups given twice");
+			if (parse_groups(s, key, val, s->groups, &s->ngroups) < 0)
+				return -EINVAL;
+			s->groups_set = 1;
+		} else if (strcmp(key, "group_add") == 0) {
+			if (s->ngroup_add)
+				return fail(s, "group_add given twice");
+			if (parse_groups(s, key, val, s->group_add, &s->ngroup_add) < 0)
+				return -EINVAL;
+		} else if (strcmp(key, "mount") == 0) {
+			if (parse_mount(s, val) < 0)
+				return -EINVAL;
 		} else if (strcmp(key, "version") == 0) {
 			return fail(s, "version given twice");
 		}
@@ -198,7 +379,12 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 		return fail(s, "both root and root_fs");
 	if (s->net_gw && !s->net_addr)
 		return fail(s, "net_gw without net_addr");
+	if (s->root_rw == 1 && s->root_ro == 1)
+		return fail(s, "both root_rw and root_ro");
 	s->root_rw = s->root_rw == 1;
+	s->root_ro = s->root_ro == 1;
+	s->etc_files = s->etc_files != 0;
+	s->no_new_privs = s->no_new_privs == 1;
 	s->tty = s->tty == 1;
 	s->stdin_open = s->stdin_open == 1;
 	return 0;

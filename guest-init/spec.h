@@ -21,6 +21,17 @@
 #define SPEC_MAX_DNS 3
 /* virtio-fs tags are at most 36 bytes (virtio 1.2, 5.11.4). */
 #define SPEC_MAX_TAG 36
+#define SPEC_MAX_MOUNTS COCOON_MAX_MOUNTS
+#define SPEC_MAX_GROUPS COCOON_MAX_GROUPS
+/* Longest filesystem type name of a "mount" record ("cgroup2", "mqueue"...). */
+#define SPEC_MAX_FSTYPE 32
+/* A mount's subpath or data: PATH_MAX and mount(2)'s one page, less the NUL. */
+#define SPEC_MAX_MOUNT_ARG 4095
+
+enum spec_mount_kind {
+	SPEC_MOUNT_SHARE, /* "share": a bind from a virtio-fs share */
+	SPEC_MOUNT_FS,    /* "fs": a filesystem the guest kernel makes */
+};
 
 struct spec {
 	/* Point into the parsed buffer, which must outlive the struct. */
@@ -50,7 +61,30 @@ struct spec {
 	const char *net_gw;   /* "A.B.C.D" default route, or NULL */
 	const char *dns[SPEC_MAX_DNS]; /* nameservers, unparsed */
 	size_t ndns;
+	/* "mount" records, in order. src and arg point into the value and are
+	 * not NUL-terminated (the separator follows them); dest is. */
+	struct spec_mount {
+		enum spec_mount_kind kind;
+		const char *src;  /* share: the tag (1..SPEC_MAX_TAG bytes);
+				   * fs: the type (1..SPEC_MAX_FSTYPE) */
+		size_t src_len;
+		const char *arg;  /* share: the subpath, relative, no ".."; fs:
+				   * the mount data. 0..SPEC_MAX_MOUNT_ARG bytes */
+		size_t arg_len;
+		unsigned long flags; /* MS_* bits within COCOON_MOUNT_FLAGS */
+		const char *dest;    /* absolute */
+	} mounts[SPEC_MAX_MOUNTS];
+	size_t nmounts;
+	/* "groups" (valid when groups_set) and "group_add": gids */
+	unsigned int groups[SPEC_MAX_GROUPS];
+	size_t ngroups;
+	unsigned int group_add[SPEC_MAX_GROUPS];
+	size_t ngroup_add;
+	int groups_set;
 	int root_rw; /* flags: 0 or 1 once parsed ("0"/"1" in the spec) */
+	int root_ro;
+	int etc_files;     /* 1 unless the spec says "0" */
+	int no_new_privs;
 	int tty;
 	int stdin_open;    /* "stdin" */
 	const char *error; /* on -EINVAL: a static, human-readable reason */
@@ -63,12 +97,18 @@ struct spec {
  * there is no "arg"; there are more than SPEC_MAX_ARGS args or SPEC_MAX_ENV
  * env entries; an env entry is not KEY=VALUE with a non-empty KEY; cwd is not
  * absolute; hostname is empty or longer than SPEC_MAX_HOSTNAME; root is not
- * absolute; user is empty; root_rw, tty or stdin is not "0" or "1"; there
- * are more than SPEC_MAX_RLIMITS rlimits or SPEC_MAX_DNS dns entries; net_gw
- * comes without net_addr; root and root_fs both appear; a volume is not
- * TAG:ro|rw:/DIR, or there are more than COCOON_MAX_VOLUMES; a key other than arg, env, rlimit and dns appears
- * twice. Unknown keys are skipped; rlimit values are checked
- * later (rlimit.h), addresses by guest-init's net.c.
+ * absolute; user is empty; root_rw, root_ro, etc_files, no_new_privs, tty or
+ * stdin is not "0" or "1"; root_rw and root_ro are both "1"; there are more
+ * than SPEC_MAX_RLIMITS rlimits or SPEC_MAX_DNS dns entries; net_gw comes
+ * without net_addr; root and root_fs both appear; a volume is not
+ * TAG:ro|rw:/DIR, or there are more than COCOON_MAX_VOLUMES; groups or
+ * group_add is not a list of decimal gids (0-2147483647, at most
+ * SPEC_MAX_GROUPS; group_add not empty); a mount is not one of the two
+ * forms of abi.h (five fields, a known kind, lengths within the limits
+ * above, FLAGS hex within COCOON_MOUNT_FLAGS, DEST absolute), or there are
+ * more than SPEC_MAX_MOUNTS; a key other than arg, env, rlimit, dns, volume
+ * and mount appears twice. Unknown keys are skipped; rlimit values are
+ * checked later (rlimit.h), addresses by guest-init's net.c.
  * On error the other fields of *s are unspecified.
  */
 __attribute__((warn_unused_result)) int spec_parse(struct spec *s, const char *buf,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <grp.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -71,6 +72,39 @@ __attribute__((warn_unused_result)) static int lookup(const char *name, const ch
 	}
 }
 
+/* Base groups (the spec's "groups", else the user's) plus "group_add". */
+#define BASE_GROUPS_MAX                                                                  \
+	(SPEC_MAX_GROUPS > PASSWD_MAX_GROUPS ? SPEC_MAX_GROUPS : PASSWD_MAX_GROUPS)
+static gid_t groups[BASE_GROUPS_MAX + SPEC_MAX_GROUPS];
+
+/*
+ * Fill groups[] with the workload's supplementary groups: exactly the
+ * spec's "groups" when it has them (OCI additionalGids), else those the
+ * user resolved to (none without a user), then each "group_add" gid not
+ * already there (docker run --group-add). Returns how many.
+ */
+static size_t supplementary_groups(const struct workload *w)
+{
+	const struct spec *spec = w->spec;
+	size_t n = 0;
+
+	if (spec->groups_set)
+		for (size_t i = 0; i < spec->ngroups; i++)
+			groups[n++] = spec->groups[i];
+	else if (w->user)
+		for (size_t i = 0; i < w->user->ngroups; i++)
+			groups[n++] = w->user->groups[i];
+	for (size_t i = 0; i < spec->ngroup_add; i++) {
+		size_t j = 0;
+
+		while (j < n && groups[j] != spec->group_add[i])
+			j++;
+		if (j == n)
+			groups[n++] = spec->group_add[i];
+	}
+	return n;
+}
+
 enum start_failure workload_exec(const struct workload *w, int *err, size_t *index)
 {
 	static char found[PATH_MAX];
@@ -108,17 +142,18 @@ enum start_failure workload_exec(const struct workload *w, int *err, size_t *ind
 	}
 
 	/* Groups first: after setuid we could no longer change them. */
-	if (w->user) {
-		static gid_t groups[PASSWD_MAX_GROUPS];
-
-		for (size_t i = 0; i < w->user->ngroups; i++)
-			groups[i] = w->user->groups[i];
-		if (setgroups(w->user->ngroups, groups) < 0 || setgid(w->user->gid) < 0 ||
-		    setuid(w->user->uid) < 0) {
-			*err = errno;
-			return START_USER;
-		}
+	if ((w->user || spec->groups_set || spec->ngroup_add) &&
+	    setgroups(supplementary_groups(w), groups) < 0) {
+		*err = errno;
+		return START_USER;
 	}
+	if (w->user && (setgid(w->user->gid) < 0 || setuid(w->user->uid) < 0)) {
+		*err = errno;
+		return START_USER;
+	}
+	/* Inherited by the exec'd workload and all it starts; cannot be undone. */
+	if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		goto err_setup;
 
 	path = find_path(spec->envp);
 	if (!path) {

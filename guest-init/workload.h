@@ -22,15 +22,17 @@ struct workload {
 	bool ctty; /* stdin_fd is a terminal to make the controlling one (-t) */
 	const struct rlimit_req *rlimits;
 	size_t nrlimits;
-	const struct user_ids *user; /* NULL: stay root with init's groups */
+	const struct user_ids *user; /* NULL: stay root */
 };
 
 /*
  * Run in the forked child of PID 1. Becomes a session leader (with w->ctty,
  * takes stdin_fd as its controlling terminal); installs the stdio fds;
  * enters spec->cwd, creating it like `mkdir -p` when missing (as root, like
- * runc); applies the rlimits; switches to w->user (setgroups, setgid,
- * setuid); uses spec->envp as the whole environment (adding the default
+ * runc); applies the rlimits; sets the supplementary groups (the spec's
+ * "groups", else w->user's, plus "group_add"; untouched when there is
+ * none of the three); switches to w->user (setgid, setuid); sets
+ * no_new_privs when the spec asks; uses spec->envp as the whole environment (adding the default
  * PATH when it has none; may append to spec->envp); resolves argv[0]
  * through PATH when it has no '/'; unblocks all signals; marks
  * COCOON_MARK_WORKLOAD_EXEC; drops port access and execs.

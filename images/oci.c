@@ -86,9 +86,8 @@ static struct json_object *parse_json(const char *json, size_t len, const char *
 	return o;
 }
 
-/* Parse a document whose top level must be an object. */
-static struct json_object *parse_doc(const char *json, size_t len, const char *what,
-				     char *why, size_t why_len)
+struct json_object *oci_parse_json_object(const char *json, size_t len, const char *what,
+					  char *why, size_t why_len)
 {
 	struct json_object *o = parse_json(json, len, what, why, why_len);
 
@@ -168,7 +167,7 @@ int oci_parse_index(const char *json, size_t len, struct oci_desc *out, char *wh
 	int ret = -EINVAL;
 	size_t n, chosen = SIZE_MAX;
 
-	o = parse_doc(json, len, "index", why, why_len);
+	o = oci_parse_json_object(json, len, "index", why, why_len);
 	if (!o)
 		return -EINVAL;
 	if (!json_object_object_get_ex(o, "schemaVersion", &v) ||
@@ -240,7 +239,7 @@ int oci_parse_manifest(const char *json, size_t len, struct oci_manifest *m, cha
 	size_t n;
 
 	memset(m, 0, sizeof(*m));
-	o = parse_doc(json, len, "manifest", why, why_len);
+	o = oci_parse_json_object(json, len, "manifest", why, why_len);
 	if (!o)
 		return -EINVAL;
 	if (!json_object_object_get_ex(o, "schemaVersion", &v) ||
@@ -366,7 +365,7 @@ int oci_parse_config(const char *json, size_t len, struct oci_image_config *c, c
 	int ret;
 
 	memset(c, 0, sizeof(*c));
-	o = parse_doc(json, len, "image config", why, why_len);
+	o = oci_parse_json_object(json, len, "image config", why, why_len);
 	if (!o)
 		return -EINVAL;
 	c->os = dup_opt(o, "os");

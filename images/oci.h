@@ -62,6 +62,17 @@ struct docker_save_entry {
 };
 
 /* True for an index or manifest list media type. */
+struct json_object;
+
+/*
+ * Parse exactly `len` bytes of JSON whose top level must be an object (at
+ * most OCI_JSON_MAX bytes; trailing whitespace allowed). Returns the object
+ * (json_object_put it), or NULL with a one-line reason starting with
+ * `what` in why.
+ */
+struct json_object *oci_parse_json_object(const char *json, size_t len, const char *what,
+					  char *why, size_t why_len);
+
 bool oci_is_index_type(const char *mt);
 /* True for an image manifest media type. */
 bool oci_is_manifest_type(const char *mt);

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include "boot/layout.h"
 #include "log.h"
@@ -34,6 +36,52 @@ void config_defaults(struct vm_config *cfg)
 	cfg->cwd = "/";
 	cfg->stop_timeout_s = CONFIG_DEFAULT_STOP_TIMEOUT_S;
 	cfg->vsock_cid = CONFIG_DEFAULT_VSOCK_CID;
+	cfg->etc_files = true;
+}
+
+/* buf = "<directory of the cocoon binary>/rel" when that file is readable. */
+static bool beside_exe(const char *rel, char *buf, size_t size)
+{
+	char exe[PATH_MAX];
+	char *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	return snprintf(buf, size, "%s/%s", exe, rel) < (int)size && access(buf, R_OK) == 0;
+}
+
+/* Where `cocoon run` finds its kernel when --kernel is not given. */
+const char *config_default_kernel(char *buf, size_t size)
+{
+	const char *env = getenv("COCOON_KERNEL");
+
+	if (env && *env)
+		return env;
+	/* Next to the binary: build/cocoon finds build/kernel/vmlinux. */
+	if (beside_exe("kernel/vmlinux", buf, size))
+		return buf;
+	return NULL;
+}
+
+/*
+ * The root filesystem when --rootfs is not given: $COCOON_ROOTFS, or the
+ * busybox image next to the binary (build/images/busybox.erofs).
+ */
+const char *config_default_rootfs(char *buf, size_t size)
+{
+	const char *env = getenv("COCOON_ROOTFS");
+
+	if (env && *env)
+		return env;
+	if (beside_exe("images/busybox.erofs", buf, size))
+		return buf;
+	return NULL;
 }
 
 void config_free(struct vm_config *cfg)
@@ -379,6 +427,18 @@ static int parse_port(struct vm_config *cfg, char *arg, char *why, size_t why_le
 	return 0;
 }
 
+/* Whether a volume or a mount already has `dest` as its guest path. */
+static bool mount_point_taken(const struct vm_config *cfg, const char *dest)
+{
+	for (unsigned int i = 0; i < cfg->nr_volumes; i++)
+		if (cfg->volumes[i].guest && strcmp(cfg->volumes[i].guest, dest) == 0)
+			return true;
+	for (unsigned int i = 0; i < cfg->nr_mounts; i++)
+		if (cfg->mounts[i].dest && strcmp(cfg->mounts[i].dest, dest) == 0)
+			return true;
+	return false;
+}
+
 /* -v HOSTDIR:GUESTDIR[:ro|:rw], as docker run -v takes a bind mount. */
 static int parse_volume(struct vm_config *cfg, char *arg, char *why, size_t why_len)
 {
@@ -406,13 +466,137 @@ static int parse_volume(struct vm_config *cfg, char *arg, char *why, size_t why_
 	if (strspn(colon + 1, "/") == strlen(colon + 1))
 		return bad(why, why_len, "-v %s: cannot mount over the guest's root "
 			   "(use --rootfs-dir)", colon + 1);
-	for (unsigned int i = 0; i < cfg->nr_volumes; i++)
-		if (strcmp(cfg->volumes[i].guest, colon + 1) == 0)
-			return bad(why, why_len, "-v: %s is mounted twice", colon + 1);
+	if (mount_point_taken(cfg, colon + 1))
+		return bad(why, why_len, "-v: %s is mounted twice", colon + 1);
 	v->host = arg;
 	v->guest = colon + 1;
 	cfg->nr_volumes++;
 	return 0;
+}
+
+/* mount(8)'s flag words, as docker --tmpfs and runc take them. */
+static const struct {
+	const char *name;
+	unsigned long set, clear;
+} mount_flag_words[] = {
+	{ "ro", MS_RDONLY, 0 },           { "rw", 0, MS_RDONLY },
+	{ "nosuid", MS_NOSUID, 0 },       { "suid", 0, MS_NOSUID },
+	{ "nodev", MS_NODEV, 0 },         { "dev", 0, MS_NODEV },
+	{ "noexec", MS_NOEXEC, 0 },       { "exec", 0, MS_NOEXEC },
+	{ "sync", MS_SYNCHRONOUS, 0 },    { "async", 0, MS_SYNCHRONOUS },
+	{ "dirsync", MS_DIRSYNC, 0 },
+	{ "noatime", MS_NOATIME, 0 },     { "atime", 0, MS_NOATIME },
+	{ "nodiratime", MS_NODIRATIME, 0 }, { "diratime", 0, MS_NODIRATIME },
+	{ "relatime", MS_RELATIME, 0 },   { "norelatime", 0, MS_RELATIME },
+	{ "strictatime", MS_STRICTATIME, 0 }, { "nostrictatime", 0, MS_STRICTATIME },
+	{ "mand", MS_MANDLOCK, 0 },       { "nomand", 0, MS_MANDLOCK },
+	{ "defaults", 0, 0 },
+};
+
+bool config_mount_flag(const char *word, size_t len, unsigned long *flags)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(mount_flag_words); i++) {
+		if (strlen(mount_flag_words[i].name) == len &&
+		    strncmp(word, mount_flag_words[i].name, len) == 0) {
+			*flags = (*flags | mount_flag_words[i].set) & ~mount_flag_words[i].clear;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Whether a --tmpfs KEY=VALUE is one tmpfs takes; size and mode checked
+ * here so that a typo fails now, not as a mount error in the guest. */
+static bool tmpfs_data_ok(const char *kv, size_t len)
+{
+	static const char *const keys[] = { "size", "mode", "uid", "gid", "nr_inodes",
+					    "nr_blocks", "mpol", "huge" };
+	const char *eq = memchr(kv, '=', len);
+	size_t klen = eq ? (size_t)(eq - kv) : 0, vlen = eq ? len - klen - 1 : 0;
+	size_t digits = eq ? strspn(eq + 1, "0123456789") : 0;
+	bool known = false;
+
+	if (!eq || vlen == 0)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strlen(keys[i]) == klen && strncmp(kv, keys[i], klen) == 0)
+			known = true;
+	if (klen == 4 && strncmp(kv, "size", 4) == 0)
+		/* Bytes with an optional k/m/g suffix, or a share of RAM. */
+		return digits && (digits == vlen ||
+				  (digits + 1 == vlen && strchr("kKmMgG%", eq[1 + digits])));
+	if (klen == 4 && strncmp(kv, "mode", 4) == 0)
+		return strspn(eq + 1, "01234567") == vlen && vlen <= 4;
+	return known;
+}
+
+/*
+ * --tmpfs DEST[:OPTS], as docker run takes it: a tmpfs at DEST, noexec,
+ * nosuid and nodev unless OPTS say otherwise. OPTS mixes flag words
+ * (config_mount_flag) and tmpfs data (size=64m, mode=1777...); the data part is
+ * compacted in place in our own argv, where the mount's data points.
+ */
+static int parse_tmpfs(struct vm_config *cfg, char *arg, char *why, size_t why_len)
+{
+	struct vm_mount *m = &cfg->mounts[cfg->nr_mounts];
+	char *opts = strchr(arg, ':'), *r, *w;
+	unsigned long flags = MS_NOEXEC | MS_NOSUID | MS_NODEV;
+
+	if (cfg->nr_mounts == CONFIG_MAX_MOUNTS)
+		return bad(why, why_len, "--tmpfs %s: more than %d mounts", arg,
+			   CONFIG_MAX_MOUNTS);
+	if (opts)
+		*opts++ = '\0';
+	if (arg[0] != '/' || strspn(arg, "/") == strlen(arg))
+		return bad(why, why_len, "--tmpfs %s: the path must be absolute, not /", arg);
+	if (mount_point_taken(cfg, arg))
+		return bad(why, why_len, "--tmpfs: %s is mounted twice", arg);
+	/* Each data word moves left to w; w never passes r. */
+	for (r = w = opts; r && *r;) {
+		size_t len = strcspn(r, ",");
+
+		if (len && !config_mount_flag(r, len, &flags)) {
+			if (!tmpfs_data_ok(r, len))
+				return bad(why, why_len,
+					   "--tmpfs %s: %.*s: not a tmpfs option (size=, mode=, "
+					   "uid=, gid=, nr_inodes=, ro, noexec, ...)",
+					   arg, (int)len, r);
+			if (w != opts)
+				*w++ = ',';
+			memmove(w, r, len);
+			w += len;
+		}
+		r += len + (r[len] == ',');
+	}
+	if (w)
+		*w = '\0';
+	*m = (struct vm_mount){ .kind = VM_MOUNT_FS, .fstype = "tmpfs", .flags = flags,
+				.data = opts && *opts ? opts : NULL, .dest = arg };
+	cfg->nr_mounts++;
+	return 0;
+}
+
+/* --security-opt: of docker's, only no-new-privileges[=true|false] means
+ * something in a VM (seccomp, apparmor and labels are the host's). */
+static int parse_security_opt(struct vm_config *cfg, const char *arg, char *why,
+			      size_t why_len)
+{
+	static const char nnp[] = "no-new-privileges";
+	const char *v = arg + sizeof(nnp) - 1;
+
+	if (strncmp(arg, nnp, sizeof(nnp) - 1) == 0) {
+		if (!*v || strcmp(v, "=true") == 0 || strcmp(v, ":true") == 0) {
+			cfg->no_new_privs = true;
+			return 0;
+		}
+		if (strcmp(v, "=false") == 0 || strcmp(v, ":false") == 0) {
+			cfg->no_new_privs = false;
+			return 0;
+		}
+	}
+	return bad(why, why_len,
+		   "--security-opt %s: not supported (only no-new-privileges[=true|false])",
+		   arg);
 }
 
 static const char *const rlimit_names[] = {
@@ -533,6 +717,10 @@ enum {
 	OPT_DNS,
 	OPT_RNG,
 	OPT_ROOTFS_DIR,
+	OPT_READ_ONLY,
+	OPT_TMPFS,
+	OPT_GROUP_ADD,
+	OPT_SECURITY_OPT,
 };
 
 static const struct option run_options[] = {
@@ -566,6 +754,10 @@ static const struct option run_options[] = {
 	{ "rng", required_argument, NULL, OPT_RNG },
 	{ "volume", required_argument, NULL, 'v' },
 	{ "rootfs-dir", required_argument, NULL, OPT_ROOTFS_DIR },
+	{ "read-only", no_argument, NULL, OPT_READ_ONLY },
+	{ "tmpfs", required_argument, NULL, OPT_TMPFS },
+	{ "group-add", required_argument, NULL, OPT_GROUP_ADD },
+	{ "security-opt", required_argument, NULL, OPT_SECURITY_OPT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -745,6 +937,30 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 					   "--rootfs-dir %s: must be an absolute path", optarg);
 			cfg->rootfs_dir = optarg;
 			break;
+		case OPT_READ_ONLY:
+			cfg->rootfs_ro = true;
+			break;
+		case OPT_TMPFS:
+			ret = parse_tmpfs(cfg, optarg, why, why_len);
+			if (ret)
+				return ret;
+			break;
+		case OPT_GROUP_ADD:
+			if (cfg->nr_groups_add == CONFIG_MAX_GROUPS)
+				return bad(why, why_len, "--group-add %s: more than %d groups",
+					   optarg, CONFIG_MAX_GROUPS);
+			/* Ids as passwd.h takes them. */
+			if (config_parse_uint(optarg, 0, 2147483647ul, &n))
+				return bad(why, why_len,
+					   "--group-add %s: give a numeric group id "
+					   "(0-2147483647)", optarg);
+			cfg->groups_add[cfg->nr_groups_add++] = (unsigned int)n;
+			break;
+		case OPT_SECURITY_OPT:
+			ret = parse_security_opt(cfg, optarg, why, why_len);
+			if (ret)
+				return ret;
+			break;
 		case OPT_RNG:
 			ret = parse_kv_list(optarg, "--rng", &cfg->rng_rl, why, why_len, rng_opt);
 			if (ret)
@@ -794,6 +1010,8 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 			argv[optind - 1] != optarg;
 	if (cfg->rootfs_dir && cfg->rootfs)
 		return bad(why, why_len, "--rootfs-dir and --rootfs: give one root filesystem");
+	if (cfg->rootfs_ro && cfg->rootfs_rw)
+		return bad(why, why_len, "--read-only and --rootfs-rw: give one");
 	/* Publishing a port needs a network, as with docker run -p. */
 	if (cfg->nr_ports && !cfg->net.enabled)
 		cfg->net.enabled = true;

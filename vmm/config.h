@@ -25,6 +25,9 @@
 #define CONFIG_MAX_BOOT_TIMEOUT_S 86400u
 #define CONFIG_MAX_PORTS 64     /* -p mappings */
 #define CONFIG_MAX_VOLUMES 8    /* -v shares (virtio-fs devices) */
+#define CONFIG_MAX_SHARE_NAMES 16 /* entries a share of single files shows */
+#define CONFIG_MAX_MOUNTS 64    /* OCI mounts made in the guest, in order */
+#define CONFIG_MAX_GROUPS 64    /* supplementary groups given as numbers */
 #define CONFIG_MAX_DNS 3        /* resolv.conf(5) reads at most 3 */
 #define CONFIG_DEFAULT_VSOCK_CID 3 /* the first CID a guest may have */
 #define CONFIG_VSOCK_PATH_MAX 100  /* sun_path (108) minus "_PORT" */
@@ -48,13 +51,46 @@ struct vm_net {
 	bool mac_set;
 	uint8_t mac[6];
 	struct rl_config rl;       /* bw=, pps=, each direction on its own */
+	/* The OCI runtime: take over the interface of the network namespace
+	 * the engine prepared, which cocoon is in (hostnet.h); tap, ip=, gw=,
+	 * mac= do not apply. */
+	bool engine_netns;
 };
 
-/* -v HOSTDIR:GUESTDIR[:ro] */
+/*
+ * A virtio-fs share: -v HOSTDIR:GUESTDIR[:ro], or a host directory that
+ * OCI bind mounts (struct vm_mount) take files or subdirectories from.
+ */
 struct vm_volume {
 	const char *host;          /* absolute host directory */
-	const char *guest;         /* absolute path in the guest, not "/" */
+	const char *guest;         /* -v: absolute path in the guest, not "/";
+				    * NULL: mounted only through mounts[] */
 	bool read_only;
+	/* 0: the whole directory. Otherwise the guest sees only these entries
+	 * of the share's root (single names, no '/'); the others do not exist
+	 * for it and cannot be created: how a bind mount of one host file is
+	 * shared without exposing its siblings. */
+	unsigned int nr_names;
+	const char *names[CONFIG_MAX_SHARE_NAMES];
+};
+
+/* One OCI mount (config.json "mounts"), made by guest-init in order after
+ * the root and the -v volumes. */
+enum vm_mount_kind {
+	VM_MOUNT_SHARE, /* a bind mount: a path inside volumes[share] */
+	VM_MOUNT_FS,    /* a filesystem the guest kernel makes: tmpfs, proc... */
+};
+
+struct vm_mount {
+	enum vm_mount_kind kind;
+	unsigned int share;        /* SHARE: index into volumes[] */
+	const char *subpath;       /* SHARE: relative path in the share, "" for
+				    * its root; no "..", no leading '/' */
+	const char *fstype;        /* FS: the filesystem type */
+	const char *data;          /* FS: mount(2) data, e.g. "size=65536k", or NULL */
+	unsigned long flags;       /* MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC,
+				    * MS_NOATIME... as mount(2) takes them */
+	const char *dest;          /* absolute path in the container */
 };
 
 /* -p [HOSTIP:]HOSTPORT:GUESTPORT[/tcp] */
@@ -92,16 +128,34 @@ struct vm_config {
 	size_t nrlimits;
 	const char *rlimits[CONFIG_MAX_RLIMITS]; /* "name=soft:hard" */
 	unsigned int stop_timeout_s;
+	bool signal_passthrough;   /* OCI: every signal cocoon gets goes to the
+				    * workload; none stops the VM (engines
+				    * SIGKILL on their own clock) */
+	bool groups_set;           /* exactly these supplementary groups (OCI
+				    * additionalGids), instead of /etc/group's */
+	unsigned int nr_groups;
+	unsigned int groups[CONFIG_MAX_GROUPS];
+	unsigned int nr_groups_add; /* --group-add: added to the user's groups */
+	unsigned int groups_add[CONFIG_MAX_GROUPS];
+	bool no_new_privs;         /* PR_SET_NO_NEW_PRIVS for the workload */
+	bool etc_files;            /* write /etc/hosts, /etc/hostname and
+				    * /etc/resolv.conf into the root (default;
+				    * an OCI engine bind-mounts its own) */
 
 	/* Block devices: the root filesystem is /dev/vda, then --disk ones. */
 	const char *rootfs;        /* NULL: the default image */
 	bool rootfs_rw;
+	bool rootfs_ro;            /* the root read-only with no overlay (OCI
+				    * root.readonly, --read-only): writes fail
+				    * with EROFS instead of vanishing */
 	unsigned int nr_disks;
 	struct vm_disk disks[CONFIG_MAX_DISKS];
 	/* Host directories over virtio-fs: the root (--rootfs-dir) and -v. */
 	const char *rootfs_dir;    /* NULL: the root is a block image */
 	unsigned int nr_volumes;
 	struct vm_volume volumes[CONFIG_MAX_VOLUMES];
+	unsigned int nr_mounts;
+	struct vm_mount mounts[CONFIG_MAX_MOUNTS];
 
 	/* Talking to the guest. */
 	const char *vsock_uds;     /* --vsock-uds PATH, or NULL: no vsock device */
@@ -124,6 +178,15 @@ extern const char config_default_path_env[];
 
 /* Set defaults (reads COCOON_KVM_DEVICE and COCOON_BOOT_TIMEOUT). */
 void config_defaults(struct vm_config *cfg);
+
+/* The guest kernel when --kernel is not given: $COCOON_KERNEL, or
+ * kernel/vmlinux next to the cocoon binary (build/kernel/vmlinux). NULL
+ * when there is none; buf holds the path otherwise. */
+const char *config_default_kernel(char *buf, size_t size);
+
+/* The root image when --rootfs is not given: $COCOON_ROOTFS, or
+ * images/busybox.erofs next to the binary. NULL when there is none. */
+const char *config_default_rootfs(char *buf, size_t size);
 
 /* Free what parsing allocated (env files). The config is unusable after. */
 void config_free(struct vm_config *cfg);
@@ -155,6 +218,15 @@ int config_set_env(struct vm_config *cfg, const char *kv) __must_check;
  */
 int config_parse_limit(struct rl_config *rl, const char *key, const char *value,
 		       bool net) __must_check;
+
+/*
+ * Apply one mount(8) flag word of len bytes (ro, rw, nosuid, suid, nodev,
+ * dev, noexec, exec, sync, async, dirsync, [no]atime, [no]diratime,
+ * [no]relatime, [no]strictatime, [no]mand, defaults: the names docker
+ * --tmpfs and runc take) to the MS_* bits in *flags. false when the word
+ * is none of them: filesystem data (size=64m) or unknown, for the caller.
+ */
+bool config_mount_flag(const char *word, size_t len, unsigned long *flags);
 
 /* Add a --ulimit NAME=SOFT[:HARD] (names as Docker's). 0 or -EINVAL. */
 int config_add_rlimit(struct vm_config *cfg, const char *spec) __must_check;

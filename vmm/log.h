@@ -16,6 +16,14 @@ enum log_level log_get_level(void);
 /* Parse "error", "warn", "info" or "debug"; returns 0 or -EINVAL. */
 int log_parse_level(const char *s, enum log_level *out);
 
+/*
+ * Also write every message that passes the level to `fd` (-1: none): the
+ * OCI runtime's --log, where engines look for the reason a command failed.
+ * With `json`, one {"level":...,"msg":...,"time":...} object per line, the
+ * format runc writes for --log-format json; else "LEVEL: message" lines.
+ */
+void log_set_sink(int fd, bool json);
+
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

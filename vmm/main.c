@@ -21,6 +21,7 @@
 #include "cpio.h"
 #include "initramfs.h"
 #include "jobspec.h"
+#include "runtime.h"
 #include "log.h"
 #include "hostterm.h"
 #include "vcpu.h"
@@ -59,9 +60,16 @@ static void usage(FILE *f)
 		"  --rootfs-rw           use the (ext4) root image read-write, no overlay\n"
 		"  --rootfs-dir DIR      boot a host directory as the root (virtio-fs), under a\n"
 		"                        tmpfs overlay; with --rootfs-rw, the directory itself\n"
+		"  --read-only           the root filesystem read-only: writes fail (/tmp\n"
+		"                        too; add --tmpfs /tmp)\n"
 		"  -v, --volume HOSTDIR:GUESTDIR[:ro]  share a host directory (virtio-fs)\n"
+		"  --tmpfs DIR[:OPTS]    a tmpfs at DIR, noexec,nosuid,nodev unless OPTS say\n"
+		"                        otherwise (e.g. size=64m,mode=1777,exec,ro)\n"
 		"  --entrypoint CMD      replace the image's Entrypoint (\"\": none) and Cmd\n"
 		"  -u, --user USER[:GROUP]  run as this user (names from the image's /etc/passwd)\n"
+		"  --group-add GID       add a supplementary group (a number) to the user's\n"
+		"  --security-opt no-new-privileges  the command and its children cannot\n"
+		"                        gain privileges (setuid bits, file capabilities)\n"
 		"  --ulimit NAME=SOFT[:HARD]  resource limit, e.g. nofile=1024:4096\n"
 		"  --disk FILE[:ro][,iops=N][,bw=RATE]  another virtio-blk disk, optionally\n"
 		"                        rate-limited (RATE: bytes/s, e.g. 1M)\n"
@@ -89,56 +97,6 @@ static void usage(FILE *f)
 		"127 not found; 128+N killed by signal N\n");
 }
 
-/* buf = "<directory of the cocoon binary>/rel" when that file is readable. */
-static bool beside_exe(const char *rel, char *buf, size_t size)
-{
-	char exe[PATH_MAX];
-	char *slash;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-	if (n <= 0)
-		return false;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	return snprintf(buf, size, "%s/%s", exe, rel) < (int)size && access(buf, R_OK) == 0;
-}
-
-/* Where `cocoon run` finds its kernel when --kernel is not given. */
-static const char *default_kernel(char *buf, size_t size)
-{
-	const char *env = getenv("COCOON_KERNEL");
-
-	if (env && *env)
-		return env;
-	/* Next to the binary: build/cocoon finds build/kernel/vmlinux. */
-	if (beside_exe("kernel/vmlinux", buf, size))
-		return buf;
-#ifdef COCOON_KERNEL_DIR
-	snprintf(buf, size, "%s/vmlinux", COCOON_KERNEL_DIR);
-	if (access(buf, R_OK) == 0)
-		return buf;
-#endif
-	return NULL;
-}
-
-/*
- * The root filesystem when --rootfs is not given: $COCOON_ROOTFS, or the
- * busybox image next to the binary (build/images/busybox.erofs).
- */
-static const char *default_rootfs(char *buf, size_t size)
-{
-	const char *env = getenv("COCOON_ROOTFS");
-
-	if (env && *env)
-		return env;
-	if (beside_exe("images/busybox.erofs", buf, size))
-		return buf;
-	return NULL;
-}
-
 #define NO_ROOTFS_MSG                                                                  \
 	"no root filesystem image found: build the default one (cmake --build build "   \
 	"--target busybox-image), or name one with --rootfs or $COCOON_ROOTFS"
@@ -161,29 +119,13 @@ static int parse_job(struct vm_config *cfg, int argc, char **argv,
 		return -1;
 	}
 	if (!cfg->rootfs && !cfg->rootfs_dir) {
-		cfg->rootfs = default_rootfs(rootfs_buf, rootfs_len);
+		cfg->rootfs = config_default_rootfs(rootfs_buf, rootfs_len);
 		if (!cfg->rootfs) {
 			log_error(NO_ROOTFS_MSG);
 			return -1;
 		}
 	}
 	return 0;
-}
-
-/*
- * Take the hard limit on open files as our soft one: a virtio-fs share
- * holds an fd per file the guest keeps looked up or open (capped per VM
- * by fs.h), and the usual soft limit of 1024 would make the guest hit a
- * wall the user never asked for. The guest's workload is unaffected.
- */
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
 }
 
 static int cmd_run(int argc, char **argv, uint64_t t_start)
@@ -198,9 +140,8 @@ static int cmd_run(int argc, char **argv, uint64_t t_start)
 
 	if (parse_job(&cfg, argc, argv, rootfs_buf, sizeof(rootfs_buf)))
 		return EXIT_COCOON_FAILED;
-	raise_nofile();
 	if (!cfg.kernel_path) {
-		cfg.kernel_path = default_kernel(kernel_buf, sizeof(kernel_buf));
+		cfg.kernel_path = config_default_kernel(kernel_buf, sizeof(kernel_buf));
 		if (!cfg.kernel_path) {
 			log_error("no guest kernel found: build it (cmake --build build "
 				  "--target kernel), or name one with --kernel or $COCOON_KERNEL");
@@ -209,11 +150,7 @@ static int cmd_run(int argc, char **argv, uint64_t t_start)
 	}
 	/* The event loop takes these through a signalfd; vCPU threads inherit
 	 * the mask and unblock only their kick signal. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGWINCH);
+	vm_signal_set(&cfg, &block);
 	sigaddset(&block, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -319,6 +256,9 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1, t_start);
+	/* The OCI runtime command line, as engines call runc. */
+	if (rt_is_runtime_cli(argc, argv))
+		return rt_main(argc, argv, t_start);
 	if (strcmp(argv[1], "image") == 0)
 		return image_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "initramfs") == 0)

@@ -334,6 +334,10 @@ static int add_net(struct vm *vm, char *why, size_t len)
 	ret = hostnet_setup(&vm->net, &cfg->net, cfg->dns, cfg->nr_dns, why, len);
 	if (ret)
 		return ret;
+	/* An engine's namespace with no interface to take over (only lo):
+	 * the VM gets no network device, as runc's container gets only lo. */
+	if (vm->net.no_device)
+		return 0;
 	if (cfg->nr_ports) {
 		ret = portfwd_create(&vm->ports, cfg->ports, cfg->nr_ports,
 				     vm->net.guest_ip, why, len);
@@ -368,8 +372,10 @@ static int add_vsock(struct vm *vm, char *why, size_t len)
 	return vm_add_virtio(vm, vsock_dev(vs), vsock_destroy, kicks, nr, why, len);
 }
 
-/* One virtio-fs share of host_dir with `tag`; errors name the option. */
-static int add_share(struct vm *vm, const char *opt, const char *host_dir, const char *tag,
+/* One virtio-fs share of host_dir with `tag`, showing only `names` of its
+ * root when nr_names > 0 (vfs_create); errors name the option. */
+static int add_share(struct vm *vm, const char *opt, const char *host_dir,
+		     const char *const *names, unsigned int nr_names, const char *tag,
 		     bool read_only, char *why, size_t len)
 {
 	char reason[200];
@@ -378,7 +384,8 @@ static int add_share(struct vm *vm, const char *opt, const char *host_dir, const
 	unsigned int nr;
 	int ret;
 
-	ret = vfs_create(&fs, &vm->mem, host_dir, tag, read_only, reason, sizeof(reason));
+	ret = vfs_create(&fs, &vm->mem, host_dir, names, nr_names, tag, read_only, reason,
+			 sizeof(reason));
 	if (ret)
 		return why_fail(why, len, ret, "%s %s: %s", opt, host_dir, reason);
 	kicks = vfs_kick_fds(fs, &nr);
@@ -396,26 +403,37 @@ static int add_share(struct vm *vm, const char *opt, const char *host_dir, const
 static int setup_shares(struct vm *vm, char *why, size_t len)
 {
 	const struct vm_config *cfg = vm->cfg;
+	struct rlimit rl;
 	char tag[40];
 	int ret;
 
 	if (cfg->rootfs_dir) {
-		ret = add_share(vm, "--rootfs-dir", cfg->rootfs_dir, COCOON_ROOT_TAG,
-				!cfg->rootfs_rw, why, len);
+		ret = add_share(vm, "--rootfs-dir", cfg->rootfs_dir, NULL, 0,
+				COCOON_ROOT_TAG, !cfg->rootfs_rw, why, len);
 		if (ret)
 			return ret;
 	}
 	for (unsigned int i = 0; i < cfg->nr_volumes; i++) {
 		snprintf(tag, sizeof(tag), COCOON_VOLUME_TAG "%u", i);
-		ret = add_share(vm, "-v", cfg->volumes[i].host, tag, cfg->volumes[i].read_only,
+		ret = add_share(vm, "-v", cfg->volumes[i].host, cfg->volumes[i].names,
+				cfg->volumes[i].nr_names, tag, cfg->volumes[i].read_only,
 				why, len);
 		if (ret)
 			return ret;
 	}
+	/*
+	 * Take the hard limit on open files as our soft one: a share holds an
+	 * fd per file the guest keeps looked up or open, and the usual soft
+	 * limit of 1024 would make the guest hit a wall the user never asked
+	 * for. The guest's workload is unaffected.
+	 */
+	if (vm->nr_fs && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	/* The fd cap is per VM: the shares split one budget, so that more
 	 * shares cannot make the guest hold more of the host's fds. */
 	if (vm->nr_fs > 1) {
-		struct rlimit rl;
 		uint64_t budget = FPT_MAX_FDS;
 
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
@@ -743,6 +761,26 @@ static void stop_all(struct vm *vm)
 		vcpu_stop(&vm->vcpus[i]);
 }
 
+void vm_signal_set(const struct vm_config *cfg, sigset_t *set)
+{
+	/* Not SIGUSR1 (VCPU_KICK_SIGNAL), SIGPIPE (ignored), SIGCHLD, nor the
+	 * synchronous ones (SEGV, BUS, FPE, ILL, TRAP, SYS, ABRT). */
+	static const int more[] = {SIGQUIT, SIGUSR2, SIGALRM, SIGCONT, SIGTSTP, SIGTTIN,
+				   SIGTTOU, SIGURG,  SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF,
+				   SIGIO,   SIGPWR};
+
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGWINCH);
+	if (!cfg->signal_passthrough)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(more); i++)
+		sigaddset(set, more[i]);
+	sigaddset(set, VM_SIGNAL_RELAY);
+}
+
 /*
  * SIGINT, SIGTERM, SIGHUP, docker-like: each is forwarded to the workload
  * ("signal N" on the console's control port, which guest-init reads); the
@@ -760,6 +798,13 @@ static void on_signal(struct vm *vm, int signo, int *first, int stop_tfd)
 	if (signo == SIGWINCH) {
 		if (vm->con && vm->cfg->tty && host_winsize(&cols, &rows) == 0)
 			vcon_set_winsize(vm->con, cols, rows);
+		return;
+	}
+	if (vm->cfg->signal_passthrough) {
+		/* OCI: the engine decides when to SIGKILL us. */
+		if (!vm->con || vcon_send_signal(vm->con, signo))
+			log_debug("signal %d not forwarded: the guest does not read its "
+				  "control port", signo);
 		return;
 	}
 	if (!*first) {
@@ -798,11 +843,7 @@ enum vm_outcome vm_go(struct vm *vm)
 	int ep = -1, tfd = -1, sfd = -1, stop_tfd = -1, first_signal = 0;
 	sigset_t sigs;
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGWINCH);
+	vm_signal_set(vm->cfg, &sigs);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	stop_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -858,8 +899,17 @@ enum vm_outcome vm_go(struct vm *vm)
 			if (fd == sfd) {
 				struct signalfd_siginfo si;
 
-				if (read(sfd, &si, sizeof(si)) == sizeof(si))
-					on_signal(vm, (int)si.ssi_signo, &first_signal, stop_tfd);
+				if (read(sfd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if ((int)si.ssi_signo == VM_SIGNAL_RELAY) {
+					/* Only 1..31 and real-time signals; never
+					 * the relay itself. */
+					if (si.ssi_int <= 0 || si.ssi_int >= SIGRTMIN + 4 ||
+					    si.ssi_int == SIGKILL || si.ssi_int == SIGSTOP)
+						continue;
+					si.ssi_signo = (uint32_t)si.ssi_int;
+				}
+				on_signal(vm, (int)si.ssi_signo, &first_signal, stop_tfd);
 			} else if (fd == stop_tfd) {
 				uint64_t ticks;
 

@@ -12,6 +12,7 @@
 #define COCOON_VM_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "boot/x86_64.h"
@@ -98,6 +99,21 @@ struct vm {
 	/* Timings, host monotonic ns. */
 	uint64_t t_start, t_first_run, t_stopped;
 };
+
+/*
+ * A signal that carries another: sigqueue(pid, VM_SIGNAL_RELAY, {signo})
+ * makes a VM with signal_passthrough forward signo to the workload, for
+ * signals cocoon cannot take as themselves (SIGUSR1 kicks vCPUs).
+ */
+#define VM_SIGNAL_RELAY (SIGRTMIN + 4)
+
+/*
+ * The signals vm_go takes through a signalfd for `cfg`: SIGINT, SIGTERM,
+ * SIGHUP and SIGWINCH; with signal_passthrough also every other signal a
+ * workload can be sent and VM_SIGNAL_RELAY. The caller blocks them in
+ * every thread (before vm_prepare starts any) so that none is lost.
+ */
+void vm_signal_set(const struct vm_config *cfg, sigset_t *set);
 
 /*
  * Build the VM for `cfg`, up to the point where vCPUs could run. `t_start`

@@ -269,6 +269,64 @@ rootfs-rw)
 	expect_status 125
 	expect_err_line "erofs, which is read-only"
 	;;
+read-only)
+	# --read-only: a write to the root fails with EROFS, and the status is
+	# the workload's; /tmp too (docker's), unless a --tmpfs covers it. The
+	# /etc files and mount points were made before the root was sealed.
+	run --read-only --hostname ro1 -- sh -c 'grep " / " /proc/mounts | cut -d" " -f4 | cut -d, -f1
+		grep ro1 /etc/hosts | cut -f2; echo x >/etc/new; exit $?'
+	expect_status 1
+	[ "$out" = "ro
+localhost ro1" ] || fail "stdout '$out'"
+	grep -q "/etc/new: Read-only file system" "$tmp/err" || fail "stderr '$err'"
+	run --read-only -- sh -c 'touch /tmp/x'
+	expect_status 1
+	grep -q "Read-only file system" "$tmp/err" || fail "/tmp was writable: $err"
+	run --read-only --tmpfs /tmp --tmpfs /new/dir -- sh -c 'touch /tmp/x /new/dir/y && echo ok'
+	expect_status 0
+	[ "$out" = ok ] || fail "stdout '$out' $err"
+	run --read-only --rootfs-rw -- true
+	expect_status 125
+	expect_err_line "^cocoon: --read-only and --rootfs-rw: give one$"
+	;;
+tmpfs)
+	# --tmpfs DIR:size=1m: a 1 MiB tmpfs, docker's default flags; writing
+	# more fails. One on /dev/shm replaces guest-init's own.
+	run --tmpfs /data:size=1m --tmpfs /dev/shm:size=2m,mode=1770,exec -- sh -c '
+		grep -E " /data | /dev/shm " /proc/mounts
+		df -k /data | tail -n 1 | awk "{print \$2}"
+		dd if=/dev/zero of=/data/f bs=1024 count=2048 2>/dev/null || echo "dd failed"
+		stat -c %a /dev/shm'
+	expect_status 0
+	[ "$out" = "tmpfs /data tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k 0 0
+tmpfs /dev/shm tmpfs rw,nosuid,nodev,relatime,size=2048k,mode=1770 0 0
+1024
+dd failed
+1770" ] || fail "stdout '$out'"
+	# A bad option reaches the guest's mount(2): one line naming the mount.
+	run --tmpfs /data:size=1m,nr_inodes=x -- true
+	expect_status 125
+	expect_err_line "mount a filesystem: /data: Invalid argument"
+	;;
+group-add)
+	# --group-add adds to the user's groups (docker's); a gid the user
+	# already has is not repeated; as root, to none.
+	run -u user --group-add 4242 --group-add 100 -- id -G
+	expect_status 0
+	[ "$out" = "1000 100 4242" ] || fail "stdout '$out'"
+	run --group-add 4242 -- sh -c 'id -G; grep ^Groups: /proc/self/status'
+	expect_status 0
+	[ "$out" = "0 4242
+Groups:	4242 " ] || fail "stdout '$out'"
+	;;
+no-new-privs)
+	run --security-opt no-new-privileges -- grep NoNewPrivs /proc/self/status
+	expect_status 0
+	[ "$out" = "NoNewPrivs:	1" ] || fail "stdout '$out'"
+	run -- grep NoNewPrivs /proc/self/status
+	expect_status 0
+	[ "$out" = "NoNewPrivs:	0" ] || fail "without the option: '$out'"
+	;;
 zombies)
 	# Orphans are reparented to guest-init, which reaps them while the
 	# workload still runs: no zombie is left once they have exited.

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <stdio.h>
+#include <sys/mount.h>
 
 #include "config.h"
 
@@ -280,6 +282,112 @@ static void network_errors(void **state)
 #undef ARG
 }
 
+/* The OCI-flavoured options: --read-only, --tmpfs, --group-add,
+ * --security-opt. --tmpfs cuts its argument in place: writable arrays. */
+static void container_options(void **state)
+{
+	static struct vm_config cfg;
+	static char t1[] = "/data:size=1m,exec,mode=1777,ro", t2[] = "/run",
+		    t3[] = "/a:uid=5,mpol=bind:0", t4[] = "/x:,nodev,,suid,";
+	static char v1[] = "/h:/data";
+	char why[256];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, why, 16, "run", "--read-only", "--tmpfs", t1, "--tmpfs",
+			       t2, "--group-add", "10", "--group-add", "2147483647",
+			       "--security-opt", "no-new-privileges", "--tmpfs", t3, "--",
+			       "id"), 0);
+	assert_true(cfg.rootfs_ro);
+	assert_false(cfg.rootfs_rw);
+	assert_int_equal(cfg.nr_mounts, 3);
+	assert_int_equal(cfg.mounts[0].kind, VM_MOUNT_FS);
+	assert_string_equal(cfg.mounts[0].fstype, "tmpfs");
+	assert_string_equal(cfg.mounts[0].dest, "/data");
+	assert_string_equal(cfg.mounts[0].data, "size=1m,mode=1777");
+	assert_int_equal(cfg.mounts[0].flags, MS_NOSUID | MS_NODEV | MS_RDONLY);
+	/* docker's defaults */
+	assert_string_equal(cfg.mounts[1].dest, "/run");
+	assert_null(cfg.mounts[1].data);
+	assert_int_equal(cfg.mounts[1].flags, MS_NOEXEC | MS_NOSUID | MS_NODEV);
+	/* The first ':' ends the path; data may hold more. */
+	assert_string_equal(cfg.mounts[2].dest, "/a");
+	assert_string_equal(cfg.mounts[2].data, "uid=5,mpol=bind:0");
+	assert_int_equal(cfg.nr_groups_add, 2);
+	assert_int_equal(cfg.groups_add[0], 10);
+	assert_int_equal(cfg.groups_add[1], 2147483647u);
+	assert_false(cfg.groups_set); /* added to the user's, not instead */
+	assert_true(cfg.no_new_privs);
+	assert_true(cfg.etc_files);
+	assert_string_equal(cfg.argv[0], "id");
+
+	assert_int_equal(parse(&cfg, why, 3, "run", "--tmpfs", t4), 0);
+	assert_null(cfg.mounts[0].data);
+	assert_int_equal(cfg.mounts[0].flags, MS_NOEXEC | MS_NODEV);
+	assert_int_equal(parse(&cfg, why, 5, "run", "--security-opt", "no-new-privileges=true",
+			       "--security-opt", "no-new-privileges:false"), 0);
+	assert_false(cfg.no_new_privs);
+	assert_int_equal(parse(&cfg, why, 3, "run", "--security-opt",
+			       "no-new-privileges:true"), 0);
+	assert_true(cfg.no_new_privs);
+
+	EXPECT_BAD("--read-only and --rootfs-rw", 3, "run", "--read-only", "--rootfs-rw");
+	EXPECT_BAD("--tmpfs rel: the path must be absolute", 3, "run", "--tmpfs", "rel");
+	EXPECT_BAD("--tmpfs /: the path must be absolute, not /", 3, "run", "--tmpfs", "/");
+	EXPECT_BAD("--tmpfs /d: bogus: not a tmpfs option", 3, "run", "--tmpfs",
+		   (char[]){ "/d:bogus" });
+	EXPECT_BAD("--tmpfs /d: size=lots: not a tmpfs option", 3, "run", "--tmpfs",
+		   (char[]){ "/d:size=lots" });
+	EXPECT_BAD("--tmpfs /d: size=: not a tmpfs option", 3, "run", "--tmpfs",
+		   (char[]){ "/d:size=" });
+	EXPECT_BAD("--tmpfs /d: mode=999: not a tmpfs option", 3, "run", "--tmpfs",
+		   (char[]){ "/d:mode=999" });
+	EXPECT_BAD("--tmpfs: /data is mounted twice", 5, "run", "-v", v1, "--tmpfs", "/data");
+	EXPECT_BAD("--tmpfs: /t is mounted twice", 5, "run", "--tmpfs", "/t", "--tmpfs", "/t");
+	EXPECT_BAD("--group-add wheel: give a numeric group id", 3, "run", "--group-add",
+		   "wheel");
+	EXPECT_BAD("--group-add 2147483648", 3, "run", "--group-add", "2147483648");
+	EXPECT_BAD("--group-add -1", 3, "run", "--group-add", "-1");
+	EXPECT_BAD("--security-opt seccomp=unconfined: not supported", 3, "run",
+		   "--security-opt", "seccomp=unconfined");
+	EXPECT_BAD("--security-opt no-new-privileges=maybe: not supported", 3, "run",
+		   "--security-opt", "no-new-privileges=maybe");
+	EXPECT_BAD("--tmpfs: needs a value", 2, "run", "--tmpfs");
+}
+
+/* Limits: one more --tmpfs or --group-add than config.h allows is refused. */
+static void container_limits(void **state)
+{
+	static struct vm_config cfg;
+	static char *argv[2 * CONFIG_MAX_MOUNTS + 4];
+	static char dests[CONFIG_MAX_MOUNTS + 1][16];
+	char why[256];
+	int argc = 0;
+
+	(void)state;
+	argv[argc++] = "run";
+	for (int i = 0; i <= CONFIG_MAX_MOUNTS; i++) {
+		snprintf(dests[i], sizeof(dests[i]), "/t%d", i);
+		argv[argc++] = "--tmpfs";
+		argv[argc++] = dests[i];
+	}
+	argv[argc] = NULL;
+	config_defaults(&cfg);
+	assert_int_equal(config_parse_run(&cfg, argc, argv, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "more than 64 mounts"));
+	argc = 0;
+	argv[argc++] = "run";
+	for (int i = 0; i <= CONFIG_MAX_GROUPS; i++) {
+		argv[argc++] = "--group-add";
+		argv[argc++] = "7";
+	}
+	argv[argc] = NULL;
+	config_free(&cfg);
+	config_defaults(&cfg);
+	assert_int_equal(config_parse_run(&cfg, argc, argv, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "more than 64 groups"));
+	config_free(&cfg);
+}
+
 static void boot_timeout_env(void **state)
 {
 	struct vm_config cfg;
@@ -304,6 +412,8 @@ int main(void)
 		cmocka_unit_test(docker_like_options),
 		cmocka_unit_test(network_options),
 		cmocka_unit_test(network_errors),
+		cmocka_unit_test(container_options),
+		cmocka_unit_test(container_limits),
 		cmocka_unit_test(boot_timeout_env),
 	};
 
