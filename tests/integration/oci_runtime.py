@@ -167,8 +167,14 @@ def case_lifecycle():
                      "echo out; echo err >&2; echo FOO=$FOO; pwd; id -u; id -g; id -G; "
                      "hostname; exit 7"],
                env=["PATH=/bin", "FOO=bar baz"], cwd="/work/dir",
-               user={"uid": 1000, "gid": 1000, "additionalGids": [44, 1000]}).write()
+               user={"uid": 1000, "gid": 1000, "additionalGids": [44, 1000]})
+    cgroup2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+    b.config["linux"]["cgroupsPath"] = "/cocoon-test/life"
+    b.write()
     c = Container("life", b).created()
+    if cgroup2:
+        cg = open(f"/proc/{c.pid}/cgroup").read()
+        check("0::/cocoon-test/life" in cg, f"the VM process is not in its cgroup: {cg}")
     st = c.state()
     check(st["status"] == "created", f"state after create: {st}")
     check(st["pid"] == c.pid and st["id"] == "life" and st["bundle"] == b.dir, f"state: {st}")
@@ -189,6 +195,7 @@ def case_lifecycle():
     r = rt("delete", "life")
     check(r.returncode == 0, f"delete: {r.stderr}")
     check(not os.path.exists(os.path.join(ROOT, "life")), "delete left the state directory")
+    check(not os.path.exists("/sys/fs/cgroup/cocoon-test/life"), "delete left the cgroup")
     expect_error(rt("state", "life"), "does not exist")
     r = rt("delete", "--force", "life")
     check(r.returncode == 0, "delete --force of a deleted container must succeed")

@@ -12,6 +12,10 @@ inner=${2:-}
 rig_reexec
 
 export COCOON=$cocoon COCOON_KERNEL=$kernel
+# The rig boots without cgroups mounted; engines' hosts have cgroup v2.
+if [ "${COCOON_IN_RIG:-}" = 1 ] && ! grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts; then
+	mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null || true
+fi
 if [ "$case_name" = net ]; then
 	# The rig's kernel loads modules only when asked by name (its module
 	# tree is bound in by rig-mux): veth for the test, the tc pieces

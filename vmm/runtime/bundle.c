@@ -631,6 +631,9 @@ static int parse_linux(struct bundle *b, struct json_object *doc, struct vm_conf
 		}
 	}
 
+	b->cgroups_path = json_object_get_string(member(lx, "cgroupsPath"));
+	if (b->cgroups_path && (!*b->cgroups_path || strstr(b->cgroups_path, "..")))
+		b->cgroups_path = NULL;
 	if ((ret = typed(lx, "resources", json_type_object, "linux.resources", &res, why,
 			 why_len)))
 		return ret;

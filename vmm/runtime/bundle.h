@@ -27,6 +27,10 @@
  *             and cpu.quota/period (rounded up); else the defaults
  *   netns     linux.namespaces' network entry: its path (the engine's
  *             prepared namespace) or a new empty one; no entry: none
+ *   cgroup    linux.cgroupsPath: the VM process is placed in that cgroup
+ *             (cgroup v2, cgroupfs-style paths), so that the engine's
+ *             accounting (docker stats) sees the whole VM; no limits are
+ *             written: the VM's size is its memory limit
  *   hooks     prestart, createRuntime, poststart and poststop run on the
  *             host as runc runs them; createContainer and startContainer
  *             would run inside the container, which is a VM: refused
@@ -73,6 +77,7 @@ struct bundle {
 	unsigned short cols, rows; /* process.consoleSize, 0 when absent */
 	int netns;               /* BUNDLE_NETNS_* */
 	const char *netns_path;  /* BUNDLE_NETNS_PATH */
+	const char *cgroups_path; /* linux.cgroupsPath, or NULL */
 	struct bundle_hook hooks[BUNDLE_NR_HOOK_KINDS][BUNDLE_MAX_HOOKS];
 	unsigned int nr_hooks[BUNDLE_NR_HOOK_KINDS];
 	/* Allocations cfg and hooks point into, freed by bundle_free. */

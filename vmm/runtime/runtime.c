@@ -291,6 +291,64 @@ static int run_hooks(const struct bundle *b, enum bundle_hook_kind k, const char
 	return ret;
 }
 
+/* ---- cgroups ----------------------------------------------------------------- */
+
+#define CGROUP2_ROOT "/sys/fs/cgroup"
+
+/* The cgroup v2 directory for linux.cgroupsPath, when cocoon can place
+ * processes there: cgroupfs-style paths ("/docker/ID") on a unified
+ * hierarchy. systemd's "slice:prefix:name" needs systemd: not handled. */
+static bool cgroup_dir(const struct bundle *b, char *buf, size_t size)
+{
+	struct stat st;
+
+	if (!b->cgroups_path || strchr(b->cgroups_path, ':') ||
+	    stat(CGROUP2_ROOT "/cgroup.controllers", &st) < 0)
+		return false;
+	return snprintf(buf, size, CGROUP2_ROOT "/%s",
+			b->cgroups_path + (b->cgroups_path[0] == '/')) < (int)size;
+}
+
+/* Move `pid` into the bundle's cgroup (created when missing). Best effort:
+ * a warning, as the container runs the same without it. */
+static void cgroup_enter(const struct bundle *b, pid_t pid)
+{
+	char dir[PATH_MAX], procs[PATH_MAX + 16];
+	int fd;
+
+	if (!cgroup_dir(b, dir, sizeof(dir)))
+		return;
+	for (char *p = dir + sizeof(CGROUP2_ROOT);; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+				log_warn("cgroup %s: %s", dir, strerror(errno));
+				return;
+			}
+			if (!c)
+				break;
+			*p = c;
+		}
+	}
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	fd = open(procs, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || dprintf(fd, "%d\n", (int)pid) < 0)
+		log_warn("cgroup %s: cannot move the VM process there: %s", dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* After the VM process is gone: remove its cgroup (if empty). */
+static void cgroup_remove(const struct bundle *b)
+{
+	char dir[PATH_MAX];
+
+	if (cgroup_dir(b, dir, sizeof(dir)))
+		rmdir(dir);
+}
+
 /* ---- create ---------------------------------------------------------------- */
 
 /* Send the pty master to the console socket (runtime-spec: the master as
@@ -658,6 +716,8 @@ static int do_create(struct rt *rt, const char *id, const struct create_opts *o)
 		close(slave);
 	slave = -1;
 
+	/* Before anything runs in it: vm_prepare's threads inherit it. */
+	cgroup_enter(&b, pid);
 	if (!sync_wait(sync_p[0], SYNC_NETNS, id))
 		goto out;
 	/* Hooks that set up the network (docker's libnetwork-setkey) see the
@@ -703,6 +763,7 @@ out:
 		if (pid > 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
+			cgroup_remove(&b);
 		}
 		rm_container_dir(rt, id);
 	}
@@ -906,9 +967,11 @@ static int cmd_delete(const struct rt *rt, int argc, char **argv)
 	/* A created container never ran: deleting it kills it (as runc). */
 	kill_and_wait(&st);
 	config_defaults(&cfg);
-	if (bundle_load(&b, st.bundle, &cfg, why, sizeof(why)) == 0 &&
-	    run_hooks(&b, BUNDLE_HOOK_POSTSTOP, "poststop", argv[i], "stopped", 0))
-		log_warn("container %s: a poststop hook failed", argv[i]);
+	if (bundle_load(&b, st.bundle, &cfg, why, sizeof(why)) == 0) {
+		cgroup_remove(&b);
+		if (run_hooks(&b, BUNDLE_HOOK_POSTSTOP, "poststop", argv[i], "stopped", 0))
+			log_warn("container %s: a poststop hook failed", argv[i]);
+	}
 	bundle_free(&b);
 	rm_container_dir(rt, argv[i]);
 	close(dir_fd);
