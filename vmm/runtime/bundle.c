@@ -315,9 +315,11 @@ static int mount_options(struct bundle *b, struct json_object *opts, size_t idx,
 		const char *o = json_object_get_string(json_object_array_get_idx(opts, i));
 		bool known = false;
 
-		if (!json_object_is_type(json_object_array_get_idx(opts, i), json_type_string))
+		if (!json_object_is_type(json_object_array_get_idx(opts, i), json_type_string)) {
+			free(d); /* the data so far is not owned yet */
 			return why_fail(why, why_len, -EINVAL,
 					"config.json: mounts[%zu].options: must be strings", idx);
+		}
 		if (strcmp(o, "bind") == 0 || strcmp(o, "rbind") == 0)
 			*bind = true;
 		known = config_mount_flag(o, strlen(o), flags);
@@ -325,9 +327,11 @@ static int mount_options(struct bundle *b, struct json_object *opts, size_t idx,
 			known = strcmp(o, bind_words[k]) == 0;
 		if (known || !*o)
 			continue;
-		if (strchr(o, '\x1f'))
+		if (strchr(o, '\x1f')) {
+			free(d);
 			return why_fail(why, why_len, -EINVAL,
 					"config.json: mounts[%zu].options: bad option", idx);
+		}
 		{
 			size_t l = strlen(o);
 			char *nd = realloc(d, len + l + 2);
@@ -541,19 +545,23 @@ static int parse_hooks(struct bundle *b, struct json_object *doc, char *why, siz
 {
 	static const char *const kinds[] = {"prestart", "createRuntime", "poststart",
 					    "poststop"};
-	struct json_object *hooks, *arr;
+	struct json_object *hooks, *arr, *cc, *sc;
 	int ret;
 
 	if ((ret = typed(doc, "hooks", json_type_object, "hooks", &hooks, why, why_len)))
 		return ret;
 	if (!hooks)
 		return 0;
-	if (member(hooks, "createContainer") || member(hooks, "startContainer"))
-		if (json_object_array_length(member(hooks, "createContainer")) ||
-		    json_object_array_length(member(hooks, "startContainer")))
-			return why_fail(why, why_len, -ENOTSUP,
-					"config.json: hooks: createContainer and startContainer "
-					"hooks would run inside the VM; cocoon cannot run them");
+	/* json_object_array_length asserts that it is given an array, not NULL. */
+	if ((ret = typed(hooks, "createContainer", json_type_array, "hooks.createContainer",
+			 &cc, why, why_len)) ||
+	    (ret = typed(hooks, "startContainer", json_type_array, "hooks.startContainer", &sc,
+			 why, why_len)))
+		return ret;
+	if ((cc && json_object_array_length(cc)) || (sc && json_object_array_length(sc)))
+		return why_fail(why, why_len, -ENOTSUP,
+				"config.json: hooks: createContainer and startContainer "
+				"hooks would run inside the VM; cocoon cannot run them");
 	for (int k = 0; k < BUNDLE_NR_HOOK_KINDS; k++) {
 		if ((ret = typed(hooks, kinds[k], json_type_array, kinds[k], &arr, why, why_len)))
 			return ret;
@@ -598,6 +606,13 @@ static int parse_hooks(struct bundle *b, struct json_object *doc, char *why, siz
 	return 0;
 }
 
+static bool is_minus_one(struct json_object *o, const char *key)
+{
+	struct json_object *v = member(o, key);
+
+	return v && json_object_is_type(v, json_type_int) && json_object_get_int64(v) == -1;
+}
+
 /* Network namespace, memory and vCPUs. */
 static int parse_linux(struct bundle *b, struct json_object *doc, struct vm_config *cfg,
 		       char *why, size_t why_len)
@@ -637,10 +652,13 @@ static int parse_linux(struct bundle *b, struct json_object *doc, struct vm_conf
 	if ((ret = typed(lx, "resources", json_type_object, "linux.resources", &res, why,
 			 why_len)))
 		return ret;
-	if ((ret = get_uint(member(res, "memory"), "limit", INT64_MAX,
-			    "linux.resources.memory.limit", &limit, &has_limit, why, why_len)) ||
-	    (ret = get_uint(member(res, "cpu"), "quota", INT64_MAX, "linux.resources.cpu.quota",
-			    &quota, &has_quota, why, why_len)) ||
+	/* -1 is the kernel's "unlimited" (memory.max, cpu.max): no limit. */
+	if ((!is_minus_one(member(res, "memory"), "limit") &&
+	     (ret = get_uint(member(res, "memory"), "limit", INT64_MAX,
+			     "linux.resources.memory.limit", &limit, &has_limit, why, why_len))) ||
+	    (!is_minus_one(member(res, "cpu"), "quota") &&
+	     (ret = get_uint(member(res, "cpu"), "quota", INT64_MAX, "linux.resources.cpu.quota",
+			     &quota, &has_quota, why, why_len))) ||
 	    (ret = get_uint(member(res, "cpu"), "period", INT64_MAX,
 			    "linux.resources.cpu.period", &period, NULL, why, why_len)))
 		return ret;
