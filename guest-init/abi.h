@@ -75,6 +75,14 @@
  *                          docker run --group-add does
  *   "no_new_privs" "1"     optional: prctl(PR_SET_NO_NEW_PRIVS) in the
  *                          workload before execve
+ *   "signal_init" "1"      optional: forwarded signals go to the workload
+ *                          alone (not its process group) and follow the
+ *                          kernel's rule for a PID namespace's init, which
+ *                          is what the workload is under runc: a signal it
+ *                          has no handler for is dropped, except SIGKILL
+ *                          and SIGSTOP (so `docker stop` of a shell without
+ *                          a trap waits for the engine's SIGKILL, as with
+ *                          runc)
  *   "mount"   <fields>     repeated, at most COCOON_MAX_MOUNTS: an OCI mount,
  *                          made in order after the root, the /etc files and
  *                          the volumes. Five fields separated by

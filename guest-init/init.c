@@ -12,6 +12,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
@@ -420,10 +423,40 @@ static void report_start_failure(const struct start_report *rep)
 	}
 }
 
+/* Whether `pid` has a handler for `sig` (SigCgt in /proc/PID/status). */
+static bool handles(pid_t pid, int sig)
+{
+	char path[32], buf[2048], *p;
+	unsigned long long mask;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strstr(buf, "\nSigCgt:");
+	if (!p || sig < 1 || sig > 64)
+		return false;
+	mask = strtoull(p + 9, NULL, 16);
+	return mask >> (sig - 1) & 1;
+}
+
 /* Pass a signal on to the workload's process group (to the child alone before its
- * setsid()). */
+ * setsid()); with signal_init, to the workload alone, as the kernel delivers
+ * signals to a PID namespace's init from outside it. */
 static void forward(pid_t child, int sig)
 {
+	if (spec.signal_init) {
+		if (sig == SIGKILL || sig == SIGSTOP || handles(child, sig))
+			(void)kill(child, sig);
+		return;
+	}
 	if (kill(-child, sig) < 0 && errno == ESRCH)
 		(void)kill(child, sig);
 }

@@ -60,6 +60,8 @@ static const struct {
 	{"etc_files", offsetof(struct spec, etc_files), "etc_files given twice or not 0/1"},
 	{"no_new_privs", offsetof(struct spec, no_new_privs),
 	 "no_new_privs given twice or not 0/1"},
+	{"signal_init", offsetof(struct spec, signal_init),
+	 "signal_init given twice or not 0/1"},
 	{"tty", offsetof(struct spec, tty), "tty given twice or not 0/1"},
 	{"stdin", offsetof(struct spec, stdin_open), "stdin given twice or not 0/1"},
 };
@@ -259,6 +261,7 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 	s->root_ro = -1;
 	s->etc_files = -1;
 	s->no_new_privs = -1;
+	s->signal_init = -1;
 	s->tty = -1;
 	s->stdin_open = -1;
 	s->error = NULL;
@@ -385,6 +388,7 @@ int spec_parse(struct spec *s, const char *buf, size_t len)
 	s->root_ro = s->root_ro == 1;
 	s->etc_files = s->etc_files != 0;
 	s->no_new_privs = s->no_new_privs == 1;
+	s->signal_init = s->signal_init == 1;
 	s->tty = s->tty == 1;
 	s->stdin_open = s->stdin_open == 1;
 	return 0;

@@ -85,6 +85,7 @@ struct spec {
 	int root_ro;
 	int etc_files;     /* 1 unless the spec says "0" */
 	int no_new_privs;
+	int signal_init;   /* signals follow a PID namespace init's rules */
 	int tty;
 	int stdin_open;    /* "stdin" */
 	const char *error; /* on -EINVAL: a static, human-readable reason */
@@ -97,7 +98,7 @@ struct spec {
  * there is no "arg"; there are more than SPEC_MAX_ARGS args or SPEC_MAX_ENV
  * env entries; an env entry is not KEY=VALUE with a non-empty KEY; cwd is not
  * absolute; hostname is empty or longer than SPEC_MAX_HOSTNAME; root is not
- * absolute; user is empty; root_rw, root_ro, etc_files, no_new_privs, tty or
+ * absolute; user is empty; root_rw, root_ro, etc_files, no_new_privs, signal_init, tty or
  * stdin is not "0" or "1"; root_rw and root_ro are both "1"; there are more
  * than SPEC_MAX_RLIMITS rlimits or SPEC_MAX_DNS dns entries; net_gw comes
  * without net_addr; root and root_fs both appear; a volume is not

@@ -162,6 +162,9 @@ int jobspec_build_cpio(const struct vm_config *cfg, const struct jobspec_net *ne
 		put_gids(&b, "group_add", cfg->groups_add, cfg->nr_groups_add);
 	if (cfg->no_new_privs)
 		put(&b, "no_new_privs", "1");
+	/* OCI: the workload is the container's init, as under runc. */
+	if (cfg->signal_passthrough)
+		put(&b, "signal_init", "1");
 	for (size_t i = 0; i < cfg->nrlimits; i++)
 		put(&b, "rlimit", cfg->rlimits[i]);
 	if (cfg->tty)

@@ -331,10 +331,17 @@ def case_signals():
     check(status == 5, f"exit {status} after TERM, expected 5; out {c.stdout()!r}")
     check("got-usr1" in c.stdout() and "got-term" in c.stdout(), c.stdout())
     rt("delete", "traps")
-    # delete --force of a running container kills it.
-    b3 = Bundle("b3", ["sleep", "1000"]).write()
+    # delete --force of a running container kills it. Before that: TERM
+    # to a workload without a handler is dropped, as for runc's container
+    # init (docker stop then waits for its SIGKILL).
+    b3 = Bundle("b3", ["sh", "-c", "echo ready; exec sleep 1000"]).write()
     c = Container("forced", b3).created()
     c.start()
+    while "ready" not in c.stdout() and time.time() < deadline:
+        time.sleep(0.2)
+    check(rt("kill", "forced", "TERM").returncode == 0, "kill TERM")
+    time.sleep(3)
+    check(c.state()["status"] == "running", "TERM without a handler stopped the workload")
     r = rt("delete", "--force", "forced")
     check(r.returncode == 0, f"delete --force: {r.stderr}")
     check(c.wait(30) == -signal.SIGKILL, "delete --force did not kill the VM")
