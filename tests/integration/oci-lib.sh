@@ -164,16 +164,18 @@ oci_load_overlay() {
 oci_cleanup() {
 	local p
 	[ -n "${KEEP:-}" ] && { note "KEEP: $tmp kept, engines left running"; return; }
-	tmux -S "$tmp/tmux.sock" kill-server 2>/dev/null
+	# Best effort throughout: under `set -e` (bench/oci-compare) a failing
+	# kill of a process already gone would become the script's status.
+	tmux -S "$tmp/tmux.sock" kill-server 2>/dev/null || true
 	# dockerd first (it stops its containers through containerd), then the rest.
 	for p in "${oci_pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
+		kill -TERM "$p" 2>/dev/null || true
 		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null || true
 	done
-	wait 2>/dev/null
-	umount -R "$tmp" 2>/dev/null
-	rmdir "$tmp" 2>/dev/null
+	wait 2>/dev/null || true
+	umount -R "$tmp" 2>/dev/null || true
+	rmdir "$tmp" 2>/dev/null || true
 }
 
 # oci_logging_runtimes: with OCI_ARGV_LOG=DIR, $ref and $rut become wrapper
