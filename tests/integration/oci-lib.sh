@@ -125,7 +125,22 @@ oci_enter() {
 			mount --bind "$OCI_ARGV_LOG" "$tmp/argv-log" || return 1
 		OCI_ARGV_LOG=$tmp/argv-log
 	fi
+	# The tree under test and its build may live in /tmp (a fresh clone in
+	# CI): keep them at their own paths across the shadowing.
+	local keep=() k i=0
+	for k in "${root:-}" "${build:-}"; do
+		case $k in /tmp/*) [ -d "$k" ] && keep+=("$k") ;; esac
+	done
+	for k in "${keep[@]}"; do
+		mkdir "$tmp/keep$i" && mount --bind "$k" "$tmp/keep$i" || return 1
+		i=$((i + 1))
+	done
 	mount -t tmpfs -o mode=1777 tmp /tmp || return 1
+	i=0
+	for k in "${keep[@]}"; do
+		mkdir -p "$k" && mount --bind "$tmp/keep$i" "$k" || return 1
+		i=$((i + 1))
+	done
 	export XDG_RUNTIME_DIR=$tmp/xdg TMUX_TMPDIR=$tmp DOCKER_CONFIG=$tmp/docker-cli TMPDIR=/tmp
 	mkdir -p "$XDG_RUNTIME_DIR" "$DOCKER_CONFIG"
 	# podman reads DOCKER_CONFIG too, and fails when the file is missing.
@@ -207,7 +222,8 @@ oci_logging_runtimes() {
 				case $a in create | run)
 					n=$(ls "$log" | grep -c '^config-')
 					cp "$bundle/config.json" "$log/config-$n.json" 2>/dev/null
-					{ env; echo "cwd=$PWD"; ls -l /proc/$$/fd; } >"$log/env-$n.txt" 2>&1
+					fds=$(ls -l /proc/$$/fd)
+					{ env; echo "cwd=$PWD"; echo "$fds"; } >"$log/env-$n.txt"
 					echo "  (bundle $bundle: config-$n.json, env-$n.txt)" >>"$log/argv.log"
 					break ;;
 				esac
