@@ -582,6 +582,11 @@ static int vm_process(struct vm_config *cfg, struct bundle *b, int sync_w, int g
 
 		if (ret && ret != -ENOTTY)
 			log_warn("terminal: cannot set raw mode: %s", strerror(-ret));
+		/* Engines may size the pty between create and start (conmon
+		 * does), when the VM's size was already taken and the
+		 * SIGWINCH was dropped: vm_go reads this pending one and
+		 * gives the guest the size the terminal has now. */
+		kill(getpid(), SIGWINCH);
 	}
 	outcome = vm_go(&vm);
 	hostterm_restore();
