@@ -3,10 +3,11 @@
 # state under one temporary directory, calling a reference OCI runtime (runc)
 # and the runtime under test side by side.
 #
-# Outside the rig (on the caller's host), oci_make_images builds the image
-# tarballs; inside it (as root, where /dev/kvm runs guests), oci_enter makes
-# $tmp a fresh tmpfs in a private mount namespace, and oci_containerd,
-# oci_dockerd, oci_podman_init start what a case needs. Set before sourcing:
+# Outside the rig (on the caller's host), oci_busybox_tar, oci_docker_archive
+# and oci_debian_tar make the image tarballs; inside it (as root, where
+# /dev/kvm runs guests), oci_enter makes $tmp a fresh tmpfs in a private
+# mount namespace, oci_containerd and oci_dockerd start the daemons a case
+# needs, and docker, podman, ctr wrap the clients. Set before sourcing:
 #   ref, rut     the reference runtime and the runtime under test (paths)
 #
 # Rig quirks met on the way (tests/rig/README.md):
@@ -26,9 +27,14 @@
 #   and anything else an engine writes to fixed paths are caught by tmpfs
 #   mounts in the private mount namespace (oci_enter). /etc/containers stays
 #   visible: podman import needs its policy.json.
-# - Go daemons start slowly under emulation (containerd about 10 s, dockerd
-#   about 20 s; measured figures in oci.sh): each case starts only the
+# - Go programs start slowly under emulation: containerd took 2.5-6.5 s to
+#   answer, dockerd 7.5-13 s more, each docker/podman run --rm of busybox
+#   7-20 s (2-core host shared with other rigs). Each case starts only the
 #   engines it uses, once, and runs both runtimes against them.
+# - conmon puts its console socket (-t) in /tmp and podman does not pass
+#   TMPDIR on; containerd-shim puts its own in $XDG_RUNTIME_DIR: both must
+#   not be on 9p, so oci_enter mounts a tmpfs on /tmp and sets the latter.
+# - ctr 1.6 never closes a task's stdin at EOF: no stdin test with ctr.
 
 # ms: milliseconds since the epoch.
 ms() { echo $(($(date +%s%N) / 1000000)); }

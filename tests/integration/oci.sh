@@ -62,12 +62,15 @@ if [ "$inner" != --inner ]; then
 		mkdir -p "$OCI_ARGV_LOG" && OCI_ARGV_LOG=$(cd "$OCI_ARGV_LOG" && pwd) || fail "OCI_ARGV_LOG"
 		export OCI_ARGV_LOG
 	fi
-	OCI_WORK=$work "$exec_" unshare -m -- "$0" "$case_name" --inner
+	OCI_WORK=$work "$exec_" "$0" "$case_name" --inner
 	exit $?
 fi
 
-# ---- from here on: root, where /dev/kvm works, in our own mount namespace ----
+# ---- from here on: where /dev/kvm works (the rig), as root, in our own mount namespace ----
 [ "$(id -u)" -eq 0 ] || skip "the engines need root"
+if [ -z "${OCI_UNSHARED:-}" ]; then
+	OCI_UNSHARED=1 exec unshare -m -- "$0" "$case_name" --inner
+fi
 case_start=$(ms)
 oci_enter || fail "cannot set up the engines' tmpfs"
 oci_logging_runtimes
@@ -181,7 +184,7 @@ drun() {
 	docker run --rm --network none --runtime "$side" "$@"
 }
 
-# logs_have ENGINE-FN... TEXT: the container's logs hold TEXT.
+# docker_logs_have ID TEXT: the container's logs hold TEXT.
 docker_logs_have() { docker logs "$1" 2>&1 | grep -q "$2"; }
 
 case $case_name in
