@@ -291,6 +291,27 @@ static int run_hooks(const struct bundle *b, enum bundle_hook_kind k, const char
 	return ret;
 }
 
+/* mkdir -p: every missing directory of `path` with `mode`. 0 or -errno. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(buf, mode) < 0 && errno != EEXIST)
+				return -errno;
+			if (!c)
+				return 0;
+			*p = c;
+		}
+	}
+}
+
 /* ---- cgroups ----------------------------------------------------------------- */
 
 #define CGROUP2_ROOT "/sys/fs/cgroup"
@@ -314,23 +335,14 @@ static bool cgroup_dir(const struct bundle *b, char *buf, size_t size)
 static void cgroup_enter(const struct bundle *b, pid_t pid)
 {
 	char dir[PATH_MAX], procs[PATH_MAX + 16];
-	int fd;
+	int fd, ret;
 
 	if (!cgroup_dir(b, dir, sizeof(dir)))
 		return;
-	for (char *p = dir + sizeof(CGROUP2_ROOT);; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-				log_warn("cgroup %s: %s", dir, strerror(errno));
-				return;
-			}
-			if (!c)
-				break;
-			*p = c;
-		}
+	ret = mkdir_p(dir, 0755);
+	if (ret) {
+		log_warn("cgroup %s: %s", dir, strerror(-ret));
+		return;
 	}
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
 	fd = open(procs, O_WRONLY | O_CLOEXEC);
@@ -1120,25 +1132,15 @@ static int cmd_features(void)
 
 /* ---- the command line --------------------------------------------------------- */
 
-/* mkdir -p for --root (0711: others may traverse to their bundles' pids,
- * not list the containers). */
+/* --root, created with mode 0711 when missing: others may traverse to
+ * their bundles' pids, not list the containers. */
 static int open_root(const char *root)
 {
-	char buf[PATH_MAX];
+	int ret = mkdir_p(root, 0711);
 
-	if (snprintf(buf, sizeof(buf), "%s", root) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1;; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(buf, 0711) < 0 && errno != EEXIST)
-				return -errno;
-			if (!c)
-				break;
-			*p = c;
-		}
+	if (ret) {
+		errno = -ret;
+		return -1;
 	}
 	return open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
