@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sandbox.h"
 
 struct aio {
 	enum aio_engine engine;
@@ -303,6 +304,9 @@ static void *worker(void *arg)
 			a->queue_tail = &a->queue;
 		pthread_mutex_unlock(&a->lock);
 
+		/* Workers start in vm_prepare, before the sandbox exists: each
+		 * confines itself before its first request (all from the guest). */
+		sb_thread_enter(SB_AIO);
 		r->res = run_one(r);
 
 		pthread_mutex_lock(&a->lock);

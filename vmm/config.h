@@ -100,6 +100,15 @@ struct vm_port {
 	uint16_t guest_port;
 };
 
+/* The VMM's own sandbox (sandbox.h): --no-sandbox, --uid, --gid, --cgroup. */
+struct vm_sandbox {
+	bool off;                 /* --no-sandbox */
+	bool uid_set, gid_set;    /* otherwise the host's nobody */
+	uint32_t uid, gid;
+	uint64_t cpu_quota_us;    /* --cgroup cpu=: per 100 ms period; 0 none */
+	uint64_t memory_max;      /* --cgroup memory=: bytes; 0 none */
+};
+
 struct vm_config {
 	const char *kvm_path;      /* default /dev/kvm, or $COCOON_KVM_DEVICE */
 	const char *kernel_path;   /* NULL: the default kernel */
@@ -170,6 +179,8 @@ struct vm_config {
 	/* --env-file contents, which env[] points into; freed by config_free. */
 	unsigned int nr_env_files;
 	char *env_files[CONFIG_MAX_ENV_FILES];
+
+	struct vm_sandbox sandbox;
 };
 
 /* The PATH entry config_parse_run puts first in env[] unless -e replaces it

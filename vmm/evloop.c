@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sandbox.h"
 
 #define EVLOOP_BATCH 32
 
@@ -84,6 +85,7 @@ static void *evloop_thread(void *arg)
 {
 	struct evloop *loop = arg;
 
+	sb_thread_enter((enum sb_thread)loop->sb_thread);
 	while (!__atomic_load_n(&loop->stopping, __ATOMIC_ACQUIRE)) {
 		int ret = evloop_dispatch(loop, -1);
 

@@ -29,6 +29,8 @@ struct evloop {
 	pthread_t thread;
 	bool started;
 	bool stopping;
+	int sb_thread;  /* the sandbox filter its thread loads (enum sb_thread,
+			 * sandbox.h); 0, the default, is the VM's event loop */
 	/* The batch being dispatched (loop thread only), so that evloop_del
 	 * can drop a deleted handler's pending events. */
 	struct epoll_event *batch;

@@ -22,6 +22,7 @@
 #include "initramfs.h"
 #include "jobspec.h"
 #include "runtime.h"
+#include "sandbox.h"
 #include "log.h"
 #include "hostterm.h"
 #include "vcpu.h"
@@ -86,7 +87,12 @@ static void usage(FILE *f)
 		"  --boot-timeout SECS   fail if guest-init has not started by then (default 10,\n"
 		"                        or $COCOON_BOOT_TIMEOUT)\n"
 		"  --timings             print boot phase timings on stderr\n"
+		"  --hugepages           back guest RAM with 2 MiB huge pages (vm.nr_hugepages)\n"
 		"  --log-level LEVEL     error (default), warn, info or debug\n"
+		"  --uid UID, --gid GID  the VMM's own unprivileged ids, numbers or host names\n"
+		"                        (default: nobody); see docs/security.md\n"
+		"  --cgroup cpu=N,memory=SIZE  run the VMM in its own cgroup v2 with these limits\n"
+		"  --no-sandbox          turn the VMM's sandbox off (debugging only)\n"
 		"\n"
 		"'initramfs' writes the initramfs that 'run' with the same arguments\n"
 		"would boot (for running the same guest under another VMM, which must\n"
@@ -136,6 +142,7 @@ static int cmd_run(int argc, char **argv, uint64_t t_start)
 	char why[512];
 	enum vm_outcome outcome;
 	sigset_t block;
+	uint64_t t_sb[3];
 	int status;
 
 	if (parse_job(&cfg, argc, argv, rootfs_buf, sizeof(rootfs_buf)))
@@ -159,11 +166,28 @@ static int cmd_run(int argc, char **argv, uint64_t t_start)
 		return EXIT_COCOON_FAILED;
 	}
 
+	/* The sandbox (sandbox.h): cgroup and namespaces while this is the
+	 * only thread, the rest once vm_prepare has opened every file. */
+	t_sb[0] = now_ns();
+	if (sb_cgroup_enter(&cfg, why, sizeof(why)) || sb_unshare(&cfg, why, sizeof(why))) {
+		log_error("%s", why);
+		return EXIT_COCOON_FAILED;
+	}
+	t_sb[1] = now_ns();
 	if (vm_prepare(&vm, &cfg, t_start, why, sizeof(why))) {
 		log_error("%s", why);
 		vm_destroy(&vm);
 		return EXIT_COCOON_FAILED;
 	}
+	t_sb[2] = now_ns();
+	if (sb_apply(&cfg, vm.nr_fs > 0, why, sizeof(why))) {
+		log_error("%s", why);
+		vm_destroy(&vm);
+		return EXIT_COCOON_FAILED;
+	}
+	log_info("sandbox set-up: %llu us before vm_prepare, %llu us after",
+		 (unsigned long long)(t_sb[1] - t_sb[0]) / 1000,
+		 (unsigned long long)(now_ns() - t_sb[2]) / 1000);
 	/* -t: raw mode while the VM runs, so that keys reach the guest's
 	 * terminal as typed (^C included). hostterm.h restores it on every way
 	 * out; here first, before any message is printed. Without a terminal

@@ -15,6 +15,7 @@
 
 #include "evloop.h"
 #include "log.h"
+#include "sandbox.h"
 
 struct pf_listener {
 	struct ev_handler h;
@@ -340,6 +341,7 @@ int portfwd_create(struct portfwd **out, const struct vm_port *ports, unsigned i
 	}
 	pf->guest_ip = guest_ip;
 	ret = evloop_init(&pf->loop);
+	pf->loop.sb_thread = SB_PORTFWD;
 	if (ret) {
 		free(pf->ls);
 		free(pf);

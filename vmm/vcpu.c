@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sandbox.h"
 
 static void kick_handler(int sig)
 {
@@ -92,6 +93,7 @@ static void *vcpu_thread(void *arg)
 	struct kvm_run *run = v->run;
 	sigset_t set;
 
+	sb_thread_enter(SB_VCPU);
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);

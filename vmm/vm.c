@@ -33,6 +33,7 @@
 #include "devices/virtio/vsock.h"
 #include "initramfs.h"
 #include "log.h"
+#include "sandbox.h"
 #include "jobspec.h"
 #include "hostterm.h"
 #include "vcpu.h"
@@ -881,6 +882,8 @@ enum vm_outcome vm_go(struct vm *vm)
 			goto out;
 		}
 	}
+	/* Every thread is started: this one needs no more clone/mmap(stack). */
+	sb_thread_enter(SB_MAIN);
 
 	while (__atomic_load_n(&vm->outcome, __ATOMIC_ACQUIRE) == VM_RUNNING) {
 		struct epoll_event evs[4];

@@ -14,29 +14,17 @@ inner=${2:-}
 . "$(dirname "$0")/lib.sh"
 rig_reexec
 
-tmp=$(mktemp -d /dev/shm/cocoon-fs.XXXXXX)
+rig_scratch fs
 share=$tmp/share
 secret=$tmp/secret # outside the share: the guest must never see it
 mkdir -p "$share" "$secret"
 echo "TOP-SECRET-$RANDOM$RANDOM" >"$secret/file"
 secret_text=$(cat "$secret/file")
-pids=()
 loop_mounted=
-cleanup() {
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
+extra_cleanup() {
 	[ -z "$loop_mounted" ] || umount "$loop_mounted"
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-
-# run ARGS...: cocoon in the foreground; $out, $err, $status.
-run() {
-	"$cocoon" run --kernel "$kernel" --rootfs "$testbox" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	status=$?
-	out=$(cat "$tmp/out")
-	err=$(cat "$tmp/err")
-}
+run() { run_box "$@"; }
 no_secret() {
 	! grep -q "$secret_text" "$tmp/out" "$tmp/err" || fail "the guest read a host file outside the share"
 }

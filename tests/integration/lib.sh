@@ -46,3 +46,28 @@ rig_reexec() {
 	[ -r "$testbox" ] || fail "$testbox is not built"
 	exec "$exec_" "$@" "$0" "$case_name" --inner
 }
+
+# For scripts that run inside the rig (or natively): rig_scratch NAME makes
+# $tmp in /dev/shm (the rig's / is 9p: no fifos or sockets) and, at exit,
+# kills the pids in $pids, runs the function `extra_cleanup` when the
+# script defines one, and removes $tmp.
+rig_scratch() {
+	tmp=$(mktemp -d "/dev/shm/cocoon-$1.XXXXXX")
+	pids=()
+	trap rig_cleanup EXIT
+}
+rig_cleanup() {
+	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if declare -F extra_cleanup >/dev/null; then extra_cleanup; fi
+	rm -rf "$tmp"
+}
+
+# run ARGS...: cocoon in the foreground on the test image; $out, $err
+# (NUL bytes dropped), $status.
+run_box() {
+	"$cocoon" run --kernel "$kernel" --rootfs "$testbox" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	status=$?
+	out=$(cat "$tmp/out")
+	err=$(tr -d '\0' <"$tmp/err")
+}

@@ -21,14 +21,7 @@ rig_reexec unshare -n --
 
 # ---- from here on: on a host whose /dev/kvm works, in our own netns ----
 ip link set lo up || fail "cannot bring lo up in the test's network namespace"
-tmp=$(mktemp -d /dev/shm/cocoon-net.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+rig_scratch net
 
 # start_vm OUT_PREFIX ARGS...: cocoon in the background; $vm is its pid.
 start_vm() {

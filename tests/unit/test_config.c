@@ -388,6 +388,64 @@ static void container_limits(void **state)
 	config_free(&cfg);
 }
 
+/* faults.sh (bad-input): these passed the parser and failed only later, or
+ * not at all: a soft limit above the hard one, a volume's unknown mode. */
+static void refused_while_parsing(void **state)
+{
+	static struct vm_config cfg;
+	static char vol[] = "/a:/b:rx", vol_ro[] = "/a:/b:ro";
+	char why[256];
+
+	(void)state;
+	EXPECT_BAD("--ulimit nofile=2:1", 3, "run", "--ulimit", "nofile=2:1");
+	EXPECT_BAD("--ulimit nofile=unlimited:5", 3, "run", "--ulimit", "nofile=unlimited:5");
+	assert_int_equal(parse(&cfg, why, 3, "run", "--ulimit", "nofile=5:unlimited"), 0);
+	assert_int_equal(parse(&cfg, why, 3, "run", "--ulimit", "nofile=5:5"), 0);
+	EXPECT_BAD("-v /b:rx: unknown mode", 3, "run", "-v", vol);
+	assert_int_equal(parse(&cfg, why, 3, "run", "-v", vol_ro), 0);
+	assert_true(cfg.volumes[0].read_only);
+	assert_string_equal(cfg.volumes[0].guest, "/b");
+	config_free(&cfg);
+}
+
+/* fuzz_cli: an argument with a newline or an escape made a reason of more
+ * than one line (and could drive the terminal). */
+static void reason_is_one_line(void **state)
+{
+	static struct vm_config cfg;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, why, 2, "run", "--\b\n\033[2J"), -EINVAL);
+	assert_null(strchr(why, '\n'));
+	assert_null(strchr(why, '\033'));
+	assert_non_null(strstr(why, "unknown option"));
+	assert_int_equal(parse(&cfg, why, 3, "run", "--memory", "1\n2"), -EINVAL);
+	assert_string_equal(why, "--memory 1?2: not a size (use e.g. 256M or 1G)");
+	/* --cgroup's reason is written by the sandbox's parser. */
+	assert_int_equal(parse(&cfg, why, 3, "run", "--cgroup", "\377\ne"), -EINVAL);
+	assert_null(strchr(why, '\n'));
+	config_free(&cfg);
+}
+
+/* fuzz_cli: a parse that failed in the middle of an option cluster ("-tZi"
+ * stops at Z) left getopt pointing into that argv, and the next parse of
+ * another argv went on reading the old one: it must start afresh. */
+static void reparse_after_cluster_error(void **state)
+{
+	static struct vm_config cfg;
+	char first[] = "-tZi", why[256];
+
+	(void)state;
+	assert_int_equal(parse(&cfg, why, 3, "run", first, "sh"), -EINVAL);
+	memcpy(first, "-xxx", 5);
+	assert_int_equal(parse(&cfg, why, 2, "run", "true"), 0);
+	assert_false(cfg.interactive);
+	assert_int_equal(cfg.argc, 1);
+	assert_string_equal(cfg.argv[0], "true");
+	config_free(&cfg);
+}
+
 static void boot_timeout_env(void **state)
 {
 	struct vm_config cfg;
@@ -415,6 +473,9 @@ int main(void)
 		cmocka_unit_test(container_options),
 		cmocka_unit_test(container_limits),
 		cmocka_unit_test(boot_timeout_env),
+		cmocka_unit_test(refused_while_parsing),
+		cmocka_unit_test(reason_is_one_line),
+		cmocka_unit_test(reparse_after_cluster_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "hostterm.h"
 #include "log.h"
+#include "sandbox.h"
 #include "state.h"
 #include "store.h"
 #include "vcpu.h"
@@ -567,6 +568,12 @@ static int vm_process(struct vm_config *cfg, struct bundle *b, int sync_w, int g
 		sync_error(sync_w, why);
 		return RT_FAILED;
 	}
+	/* The sandbox's namespaces while this process has one thread; the
+	 * rest after the wait for start, which reopens the fifo by path. */
+	if (sb_unshare(cfg, why, sizeof(why))) {
+		sync_error(sync_w, why);
+		return RT_FAILED;
+	}
 	if (vm_prepare(&vm, cfg, t_start, why, sizeof(why))) {
 		sync_error(sync_w, why);
 		vm_destroy(&vm);
@@ -589,6 +596,11 @@ static int vm_process(struct vm_config *cfg, struct bundle *b, int sync_w, int g
 		return RT_FAILED;
 	}
 	close(fifo);
+	if (sb_apply(cfg, vm.nr_fs > 0, why, sizeof(why))) {
+		log_error("%s", why);
+		vm_destroy(&vm);
+		return RT_FAILED;
+	}
 	if (cfg->tty) {
 		int ret = hostterm_raw_enter(STDIN_FILENO);
 

@@ -24,6 +24,7 @@
 
 #include "../../evloop.h"
 #include "../../log.h"
+#include "../../sandbox.h"
 
 #define HIPRIO VFS_HIPRIO_QUEUE
 #define REQQ VFS_REQUEST_QUEUE
@@ -304,6 +305,7 @@ int vfs_create(struct vfs **out, const struct guest_mem *mem, const char *host_d
 		goto err;
 	}
 	fs->loop_ready = true;
+	fs->loop.sb_thread = SB_VFS;
 	for (unsigned int q = 0; q < VFS_NR_QUEUES; q++) {
 		fs->kick_fds[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (fs->kick_fds[q] < 0) {
