@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "store.h"
+#include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,11 +29,7 @@ extern char **environ;
 
 void store_init(struct store *s)
 {
-	const char *home = getenv("COCOON_HOME");
-
-	if (!home || !*home)
-		home = "/var/lib/cocoon";
-	snprintf(s->root, sizeof(s->root), "%s", home);
+	snprintf(s->root, sizeof(s->root), "%s", config_home());
 }
 
 int store_normalize_name(const char *in, char *out, size_t size)

@@ -58,6 +58,13 @@ static bool beside_exe(const char *rel, char *buf, size_t size)
 }
 
 /* Where `cocoon run` finds its kernel when --kernel is not given. */
+const char *config_home(void)
+{
+	const char *home = getenv("COCOON_HOME");
+
+	return home && *home ? home : "/var/lib/cocoon";
+}
+
 const char *config_default_kernel(char *buf, size_t size)
 {
 	const char *env = getenv("COCOON_KERNEL");
@@ -723,6 +730,7 @@ enum {
 	OPT_CONSOLE_LOG,
 	OPT_BOOT_TIMEOUT,
 	OPT_TIMINGS,
+	OPT_HUGEPAGES,
 	OPT_HOSTNAME,
 	OPT_LOG_LEVEL,
 	OPT_ROOTFS,
@@ -757,6 +765,7 @@ static const struct option run_options[] = {
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 	{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
 	{ "timings", no_argument, NULL, OPT_TIMINGS },
+	{ "hugepages", no_argument, NULL, OPT_HUGEPAGES },
 	{ "env", required_argument, NULL, 'e' },
 	{ "workdir", required_argument, NULL, 'w' },
 	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
@@ -856,6 +865,9 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv, char *why,
 			break;
 		case OPT_TIMINGS:
 			cfg->timings = true;
+			break;
+		case OPT_HUGEPAGES:
+			cfg->hugepages = true;
 			break;
 		case 'e':
 			ret = config_set_env(cfg, optarg);

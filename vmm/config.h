@@ -119,6 +119,7 @@ struct vm_config {
 	const char *console_log;   /* also write it to this file */
 	unsigned int boot_timeout_ms;
 	bool timings;
+	bool hugepages;            /* guest RAM from 2 MiB hugetlb pages */
 
 	/* The job. */
 	int argc;
@@ -189,6 +190,10 @@ extern const char config_default_path_env[];
 
 /* Set defaults (reads COCOON_KVM_DEVICE and COCOON_BOOT_TIMEOUT). */
 void config_defaults(struct vm_config *cfg);
+
+/* cocoon's state directory: $COCOON_HOME, or /var/lib/cocoon (the image
+ * store, and the private kernel copies of kcache.h). */
+const char *config_home(void);
 
 /* The guest kernel when --kernel is not given: $COCOON_KERNEL, or
  * kernel/vmlinux next to the cocoon binary (build/kernel/vmlinux). NULL

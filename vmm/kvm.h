@@ -25,7 +25,7 @@ int kvm_open(struct kvm *kvm, const char *path, char *why, size_t len) __must_ch
 /*
  * Known hypervisors behind /dev/kvm that cannot run a standard guest kernel.
  * Returns 1 and writes a reason when one is loaded (seen from /sys/module),
- * 0 otherwise. Cheap: one stat.
+ * 0 otherwise. Cheap: one stat. COCOON_KVM_ANY=1 turns the check off.
  */
 int kvm_known_unusable(char *why, size_t len);
 

@@ -3,14 +3,23 @@
 
 #include <errno.h>
 #include <string.h>
+#include <linux/memfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #define PAGE_SIZE 4096ull
+#define HUGE_PAGE_SIZE (2ull << 20)
 
 int gm_create(struct guest_mem *mem, const struct gm_region *regions,
 	      unsigned int nr)
 {
+	return gm_create_backed(mem, regions, nr, false);
+}
+
+int gm_create_backed(struct guest_mem *mem, const struct gm_region *regions,
+		     unsigned int nr, bool huge)
+{
+	const uint64_t align = huge ? HUGE_PAGE_SIZE : PAGE_SIZE;
 	uint64_t total = 0;
 	int err;
 
@@ -21,7 +30,7 @@ int gm_create(struct guest_mem *mem, const struct gm_region *regions,
 	for (unsigned int i = 0; i < nr; i++) {
 		const struct gm_region *r = &regions[i];
 
-		if (r->size == 0 || r->gpa % PAGE_SIZE || r->size % PAGE_SIZE)
+		if (r->size == 0 || r->gpa % align || r->size % align)
 			return -EINVAL;
 		if (r->gpa + r->size < r->gpa)
 			return -EINVAL;
@@ -32,7 +41,8 @@ int gm_create(struct guest_mem *mem, const struct gm_region *regions,
 		total += r->size;
 	}
 
-	mem->fd = memfd_create("cocoon-guest-ram", MFD_CLOEXEC);
+	mem->fd = memfd_create("cocoon-guest-ram",
+			       MFD_CLOEXEC | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
 	if (mem->fd < 0)
 		return -errno;
 	if (ftruncate(mem->fd, (off_t)total) < 0) {
@@ -42,9 +52,11 @@ int gm_create(struct guest_mem *mem, const struct gm_region *regions,
 	/*
 	 * MAP_NORESERVE: the guest rarely touches all of its RAM and the
 	 * memfd pages are allocated on first touch anyway; do not prefault.
+	 * Huge pages are the exception: without the reservation a shortage
+	 * would be a SIGBUS in whichever thread touched the page first.
 	 */
 	mem->base = mmap(NULL, total, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_NORESERVE, mem->fd, 0);
+			 MAP_SHARED | (huge ? 0 : MAP_NORESERVE), mem->fd, 0);
 	if (mem->base == MAP_FAILED) {
 		err = -errno;
 		mem->base = NULL;
@@ -74,6 +86,24 @@ void gm_destroy(struct guest_mem *mem)
 		close(mem->fd);
 	memset(mem, 0, sizeof(*mem));
 	mem->fd = -1;
+}
+
+int gm_map_file(const struct guest_mem *mem, uint64_t gpa, uint64_t len, int fd,
+		uint64_t off)
+{
+	uint8_t *host;
+
+	if (len == 0 || (gpa | len | off) % PAGE_SIZE || off > (uint64_t)INT64_MAX - len)
+		return -EINVAL;
+	host = gm_ptr(mem, gpa, len);
+	if (!host)
+		return -EINVAL;
+	/* MAP_FIXED replaces the memfd pages of this range atomically; on
+	 * failure the old mapping stays. */
+	if (mmap(host, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+		 (off_t)off) == MAP_FAILED)
+		return -errno;
+	return 0;
 }
 
 const struct gm_region *gm_region_of(const struct guest_mem *mem, uint64_t gpa)

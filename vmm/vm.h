@@ -78,6 +78,7 @@ struct vm {
 	struct x86_boot boot;
 	const uint8_t *kernel; /* the kernel file, mapped until it is loaded */
 	size_t kernel_len;
+	int kernel_fd;         /* open until loaded: its pages map into guest RAM */
 	struct vcpu vcpus[VM_MAX_VCPUS];
 	unsigned int nr_vcpus;
 	struct evloop loop;  /* device back-ends run here */

@@ -31,6 +31,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)elf_pvh_parse(data, size, &img, &err);
 	(void)bzimage_parse(data, size, &bz, &err);
-	(void)x86_boot_load(&mem, data, size, &iov, 1, "console=ttyS0", &boot, &err);
+	(void)x86_boot_load(&mem, data, size, -1, &iov, 1, "console=ttyS0", &boot, &err);
 	return 0;
 }

@@ -289,7 +289,7 @@ static void load_bzimage_and_cmdline_limit(void **state)
 	bzhdr()->cmdline_size = 100;
 	memset(cmdline, 'a', 100);
 	cmdline[100] = 0;
-	assert_int_equal(x86_boot_load(&mem, bz, sizeof(bz), &iov, 1, cmdline, &boot, &err), 0);
+	assert_int_equal(x86_boot_load(&mem, bz, sizeof(bz), -1, &iov, 1, cmdline, &boot, &err), 0);
 	assert_int_equal(boot.format, KERNEL_BZIMAGE);
 	assert_int_equal(boot.entry, 0x1000200);
 	assert_string_equal((char *)gm_ptr(&mem, LAYOUT_CMDLINE, 101), cmdline);
@@ -298,13 +298,13 @@ static void load_bzimage_and_cmdline_limit(void **state)
 	/* One byte over the header's limit is refused with a reason. */
 	cmdline[100] = 'a';
 	cmdline[101] = 0;
-	assert_int_equal(x86_boot_load(&mem, bz, sizeof(bz), &iov, 1, cmdline, &boot, &err), -E2BIG);
+	assert_int_equal(x86_boot_load(&mem, bz, sizeof(bz), -1, &iov, 1, cmdline, &boot, &err), -E2BIG);
 	assert_non_null(strstr(err.msg, "command line"));
 	/* The x86 COMMAND_LINE_SIZE caps even a generous header. */
 	make_bz();
 	memset(cmdline, 'b', 4095);
 	cmdline[4095] = 0;
-	assert_int_equal(x86_boot_load(&mem, bz, sizeof(bz), &iov, 1, cmdline, &boot, &err), -E2BIG);
+	assert_int_equal(x86_boot_load(&mem, bz, sizeof(bz), -1, &iov, 1, cmdline, &boot, &err), -E2BIG);
 	free(cmdline);
 }
 
@@ -315,7 +315,7 @@ static void load_elf_and_overflow_checks(void **state)
 
 	(void)state;
 	make_elf();
-	assert_int_equal(x86_boot_load(&mem, elf, sizeof(elf), NULL, 0, "console=ttyS0", &boot, &err), 0);
+	assert_int_equal(x86_boot_load(&mem, elf, sizeof(elf), -1, NULL, 0, "console=ttyS0", &boot, &err), 0);
 	assert_int_equal(boot.format, KERNEL_ELF_PVH);
 	assert_int_equal(boot.entry, 0x1000100);
 	assert_int_equal(boot.boot_info, LAYOUT_START_INFO);
@@ -324,14 +324,14 @@ static void load_elf_and_overflow_checks(void **state)
 	assert_int_equal(*(uint32_t *)gm_ptr(&mem, LAYOUT_START_INFO, 4), 0x336ec578);
 	/* A segment beyond guest RAM is refused, not written. */
 	phdr(0)->p_paddr = (64ull << 20) - 0x1000;
-	assert_int_equal(x86_boot_load(&mem, elf, sizeof(elf), NULL, 0, "", &boot, &err), -ENOMEM);
+	assert_int_equal(x86_boot_load(&mem, elf, sizeof(elf), -1, NULL, 0, "", &boot, &err), -ENOMEM);
 	assert_non_null(strstr(err.msg, "does not fit"));
 	/* Garbage is neither format. */
 	uint8_t junk[4096];
 	memset(junk, 0x41, sizeof(junk));
-	assert_int_equal(x86_boot_load(&mem, junk, sizeof(junk), NULL, 0, "", &boot, &err), -ENOEXEC);
+	assert_int_equal(x86_boot_load(&mem, junk, sizeof(junk), -1, NULL, 0, "", &boot, &err), -ENOEXEC);
 	assert_non_null(strstr(err.msg, "not a kernel"));
-	assert_int_equal(x86_boot_load(&mem, junk, 0, NULL, 0, "", &boot, &err), -ENOEXEC);
+	assert_int_equal(x86_boot_load(&mem, junk, 0, -1, NULL, 0, "", &boot, &err), -ENOEXEC);
 }
 
 static void initrd_too_big(void **state)
@@ -342,7 +342,7 @@ static void initrd_too_big(void **state)
 
 	(void)state;
 	make_bz();
-	assert_int_equal(x86_boot_load(&mem, bz, sizeof(bz), &iov, 1, "", &boot, &err), -ENOMEM);
+	assert_int_equal(x86_boot_load(&mem, bz, sizeof(bz), -1, &iov, 1, "", &boot, &err), -ENOMEM);
 	assert_non_null(strstr(err.msg, "do not fit"));
 	free(iov.iov_base);
 }

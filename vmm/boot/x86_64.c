@@ -435,8 +435,33 @@ static int write_cmdline(const struct guest_mem *mem, const char *cmdline,
 	return 0;
 }
 
+/*
+ * Put kernel bytes [off, off+len) at guest address gpa (host pointer dst).
+ * With the kernel's file descriptor, every whole page whose file offset and
+ * guest address agree modulo the page size is mapped copy-on-write from the
+ * file instead of copied (gm_map_file): all VMs share one page-cache copy of
+ * the kernel, and start-up skips copying it (17 MB for a vmlinux). The
+ * partial pages at either end, and everything when mapping is impossible
+ * (offsets not congruent, a file system without mmap), are copied.
+ */
+static void place(const struct guest_mem *mem, uint64_t gpa, uint8_t *dst,
+		  const uint8_t *kernel, uint64_t off, uint64_t len, int kernel_fd)
+{
+	const uint64_t pg = 4096;
+	uint64_t a = (gpa + pg - 1) & ~(pg - 1), e = (gpa + len) & ~(pg - 1);
+
+	if (kernel_fd >= 0 && ((off ^ gpa) & (pg - 1)) == 0 && e > a &&
+	    gm_map_file(mem, a, e - a, kernel_fd, off + (a - gpa)) == 0) {
+		memcpy(dst, kernel + off, a - gpa);
+		memcpy(dst + (e - gpa), kernel + off + (e - gpa), gpa + len - e);
+		return;
+	}
+	memcpy(dst, kernel + off, len);
+}
+
 static int load_elf(const struct guest_mem *mem, const uint8_t *kernel,
-		    size_t kernel_len, struct x86_boot *out, struct boot_err *err)
+		    size_t kernel_len, int kernel_fd, struct x86_boot *out,
+		    struct boot_err *err)
 {
 	struct elf_pvh_image img;
 	int ret = elf_pvh_parse(kernel, kernel_len, &img, err);
@@ -452,9 +477,8 @@ static int load_elf(const struct guest_mem *mem, const uint8_t *kernel,
 				    "kernel segment at %#llx (%llu KiB) does not fit in guest memory",
 				    (unsigned long long)l->paddr,
 				    (unsigned long long)(l->memsz >> 10));
-		memcpy(dst, kernel + l->offset, l->filesz);
-		/* Fresh memfd pages are zero already; clear only what was
-		 * written before (a reused VM), which here means nothing. */
+		place(mem, l->paddr, dst, kernel, l->offset, l->filesz, kernel_fd);
+		/* Fresh memfd pages are zero already, so is the bss. */
 	}
 	out->format = KERNEL_ELF_PVH;
 	out->entry = img.entry;
@@ -464,7 +488,7 @@ static int load_elf(const struct guest_mem *mem, const uint8_t *kernel,
 }
 
 static int load_bzimage(const struct guest_mem *mem, const uint8_t *kernel,
-			size_t kernel_len, struct bzimage_info *bz,
+			size_t kernel_len, int kernel_fd, struct bzimage_info *bz,
 			struct x86_boot *out, struct boot_err *err)
 {
 	int ret = bzimage_parse(kernel, kernel_len, bz, err);
@@ -479,8 +503,8 @@ static int load_bzimage(const struct guest_mem *mem, const uint8_t *kernel,
 			    "kernel needs %llu MiB from %#llx; give the guest more memory",
 			    (unsigned long long)(need >> 20),
 			    (unsigned long long)bz->load_addr);
-	if (gm_write(mem, bz->load_addr, kernel + bz->kernel_offset, bz->kernel_size))
-		return fail(err, -EFAULT, "kernel does not fit in guest memory");
+	place(mem, bz->load_addr, gm_ptr(mem, bz->load_addr, need), kernel,
+	      bz->kernel_offset, bz->kernel_size, kernel_fd);
 	out->format = KERNEL_BZIMAGE;
 	/* "the 64-bit entry point is at offset 0x200 of the loaded kernel" */
 	out->entry = bz->load_addr + 0x200;
@@ -490,7 +514,7 @@ static int load_bzimage(const struct guest_mem *mem, const uint8_t *kernel,
 }
 
 int x86_boot_load(const struct guest_mem *mem, const uint8_t *kernel,
-		  size_t kernel_len, const struct iovec *initrd,
+		  size_t kernel_len, int kernel_fd, const struct iovec *initrd,
 		  unsigned int initrd_parts, const char *cmdline,
 		  struct x86_boot *out, struct boot_err *err)
 {
@@ -508,9 +532,9 @@ int x86_boot_load(const struct guest_mem *mem, const uint8_t *kernel,
 	memset(out, 0, sizeof(*out));
 	err->msg[0] = '\0';
 	if (kernel_len >= SELFMAG && memcmp(kernel, ELFMAG, SELFMAG) == 0)
-		ret = load_elf(mem, kernel, kernel_len, out, err);
+		ret = load_elf(mem, kernel, kernel_len, kernel_fd, out, err);
 	else if (kernel_len > 0x206 && get_le32(kernel + 0x202) == HDRS_MAGIC)
-		ret = load_bzimage(mem, kernel, kernel_len, &bz, out, err);
+		ret = load_bzimage(mem, kernel, kernel_len, kernel_fd, &bz, out, err);
 	else
 		ret = fail(err, -ENOEXEC,
 			   "not a kernel: neither an ELF vmlinux nor a bzImage");

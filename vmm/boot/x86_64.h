@@ -97,9 +97,12 @@ struct x86_boot {
  * guest memory and write the boot structures (GDT, page tables, zero page
  * or hvm_start_info). The initrd is the concatenation of `initrd_parts`
  * buffers (Linux unpacks concatenated cpio archives); it may have none.
+ * `kernel_fd`, when not -1, is the open file `kernel` is a mapping of: its
+ * pages are then mapped into guest memory copy-on-write where they can be,
+ * instead of copied.
  */
 int x86_boot_load(const struct guest_mem *mem, const uint8_t *kernel,
-		  size_t kernel_len, const struct iovec *initrd,
+		  size_t kernel_len, int kernel_fd, const struct iovec *initrd,
 		  unsigned int initrd_parts, const char *cmdline,
 		  struct x86_boot *out, struct boot_err *err) __must_check;
 
