@@ -9,6 +9,9 @@
  *   fs-tool getxattr PATH NAME    prints the value
  *   fs-tool smallfiles DIR N      create N 1 KiB files, then stat each; prints
  *                                 "create R/s stat R/s"
+ *   fs-tool randread DEV N        N reads of 4 KiB at random 4 KiB-aligned
+ *                                 offsets of DEV, O_DIRECT (no page cache),
+ *                                 one at a time; prints "randread IOPS"
  * Exit status 0, or 1 with a one-line error on stderr.
  */
 #define _GNU_SOURCE
@@ -104,8 +107,40 @@ static int smallfiles(const char *dir, unsigned long n)
 	return 0;
 }
 
+static int randread(const char *dev, unsigned long n)
+{
+	int fd = open(dev, O_RDONLY | O_DIRECT);
+	off_t size;
+	void *buf;
+	unsigned long long x = 88172645463325252ull; /* xorshift64 */
+	double t0;
+
+	if (fd < 0 || (size = lseek(fd, 0, SEEK_END)) < 4096) {
+		fprintf(stderr, "fs-tool: %s: %s\n", dev, fd < 0 ? strerror(errno) : "too small");
+		return 1;
+	}
+	if (posix_memalign(&buf, 4096, 4096))
+		return 1;
+	t0 = now();
+	for (unsigned long i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (pread(fd, buf, 4096, (off_t)(x % (unsigned long long)(size / 4096)) * 4096) != 4096) {
+			fprintf(stderr, "fs-tool: read %s: %s\n", dev, strerror(errno));
+			return 1;
+		}
+	}
+	printf("randread %.0f\n", (double)n / (now() - t0));
+	free(buf);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "randread") == 0)
+		return randread(argv[2], num(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "openmany") == 0)
 		return openmany(argv[2], num(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "smallfiles") == 0)
@@ -129,7 +164,7 @@ int main(int argc, char **argv)
 		printf("%s\n", v);
 		return 0;
 	}
-	fprintf(stderr, "usage: fs-tool openmany DIR N | smallfiles DIR N | "
+	fprintf(stderr, "usage: fs-tool openmany DIR N | smallfiles DIR N | randread DEV N | "
 			"setxattr PATH NAME VALUE | getxattr PATH NAME\n");
 	return 2;
 }
