@@ -224,6 +224,7 @@ static const int fcntl_ops[] = { F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_DUPFD_CLO
 
 static struct {
 	bool active;
+	bool userns;                  /* not root: in a user namespace of our own */
 	int selftest;                 /* a kind, or -1 */
 	uint64_t keep_caps;           /* capabilities every thread keeps */
 	struct sock_fprog prog[SB_NR_THREADS];
@@ -791,13 +792,42 @@ int sb_unshare(const struct vm_config *cfg, char *why, size_t why_len)
 	 * children's PID namespace differs from its own cannot start
 	 * threads (clone(2), EINVAL), and vm_go starts them all first. */
 	const int flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+	const uid_t uid = geteuid();
+	const gid_t gid = getegid();
 
 	if (cfg->sandbox.off)
 		return 0;
-	if (unshare(flags) < 0)
+	/*
+	 * Not root (a member of the kvm group, say): a user namespace of our
+	 * own first, mapping only our ids to themselves, gives the
+	 * capabilities the mount, IPC, UTS and PID namespaces and pivot_root
+	 * need, over those namespaces only. Files keep their owners and
+	 * supplementary groups still count for /dev/kvm. The ids are then
+	 * already unprivileged: sb_apply keeps them.
+	 */
+	if (uid != 0) {
+		char map[64];
+
+		if (unshare(CLONE_NEWUSER | flags) < 0)
+			return why_fail(why, why_len, -errno,
+					"sandbox: new user/mount/IPC/UTS namespaces: %s (unprivileged "
+					"user namespaces disabled? run as root, or use --no-sandbox "
+					"to debug)", strerror(errno));
+		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned int)uid, (unsigned int)uid);
+		if (write_file(AT_FDCWD, "/proc/self/setgroups", "deny") ||
+		    write_file(AT_FDCWD, "/proc/self/uid_map", map))
+			return why_fail(why, why_len, -EPERM, "sandbox: cannot map uid %u in "
+					"the user namespace", (unsigned int)uid);
+		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned int)gid, (unsigned int)gid);
+		if (write_file(AT_FDCWD, "/proc/self/gid_map", map))
+			return why_fail(why, why_len, -EPERM, "sandbox: cannot map gid %u in "
+					"the user namespace", (unsigned int)gid);
+		sb.userns = true;
+	} else if (unshare(flags) < 0) {
 		return why_fail(why, why_len, -errno,
 				"sandbox: new mount/PID/IPC/UTS namespaces: %s (run as root, "
 				"or use --no-sandbox to debug)", strerror(errno));
+	}
 	/* Nothing we mount from here on reaches the host's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return why_fail(why, why_len, -errno, "sandbox: making / private: %s",
@@ -1021,7 +1051,12 @@ int sb_apply(const struct vm_config *cfg, bool shares, char *why, size_t why_len
 		return why_fail(why, why_len, -EINVAL,
 				"--uid/--gid: not with virtio-fs shares (-v, --rootfs-dir): the "
 				"file server creates files as the guest's users, which needs root");
-	keep_root = shares || (cfg->vsock_uds && !s->uid_set);
+	if (sb.userns && (s->uid_set || s->gid_set))
+		return why_fail(why, why_len, -EPERM,
+				"--uid/--gid: only root can switch to other ids (cocoon runs as "
+				"uid %u, already unprivileged)", (unsigned int)geteuid());
+	/* keep_root: keep our ids (in a user namespace: the caller's own). */
+	keep_root = shares || (cfg->vsock_uds && !s->uid_set) || sb.userns;
 	/* The host's nobody, looked up while /etc is still in view. */
 	if (!keep_root) {
 		struct passwd *pw = s->uid_set ? NULL : getpwnam("nobody");

@@ -13,6 +13,10 @@ inner=${2:-}
 rig_reexec
 
 rig_scratch sb
+dev_mounted=
+extra_cleanup() {
+	[ -z "$dev_mounted" ] || umount "$dev_mounted"
+}
 run() { run_box "$@"; }
 
 # start ARGS...: cocoon in the background running `echo ready; sleep 600`;
@@ -119,6 +123,50 @@ identity)
 	nofile=$(awk '/^Max open files/ {print $4 "=" $5}' /proc/$pid/limits)
 	[ "${nofile%=*}" = "${nofile#*=}" ] || fail "open files: soft and hard differ: $nofile"
 	stop
+	;;
+unprivileged)
+	# Not root (a kvm-group user): the sandbox makes a user namespace of
+	# its own for the mount/IPC/UTS/PID namespaces and the empty root, and
+	# keeps the caller's ids (already unprivileged); --uid is refused.
+	chmod 755 "$tmp"
+	cp "$kernel" "$tmp/vmlinux"
+	cp "$testbox" "$tmp/box.erofs"
+	chmod 644 "$tmp/vmlinux" "$tmp/box.erofs"
+	mkdir -m 777 "$tmp/home"
+	# A KVM node of our own that nobody's group may open (a kvm group's
+	# part), on a tmpfs that allows device nodes; the host's /dev/kvm is
+	# left as it is.
+	mkdir "$tmp/dev"
+	mount -t tmpfs -o mode=755 tmpfs "$tmp/dev" || fail "cannot mount a tmpfs"
+	dev_mounted=$tmp/dev
+	mknod -m 660 "$tmp/dev/kvm" c 10 232
+	chgrp 65534 "$tmp/dev/kvm"
+	export COCOON_KVM_DEVICE=$tmp/dev/kvm
+	: >"$tmp/bg.out"
+	COCOON_HOME=$tmp/home setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$cocoon" run --kernel "$tmp/vmlinux" --rootfs "$tmp/box.erofs" -- \
+		sh -c 'echo ready; exec sleep 600' >"$tmp/bg.out" 2>"$tmp/bg.err" </dev/null &
+	pid=$!
+	pids+=("$pid")
+	for _ in $(seq 1 600); do
+		grep -q ready "$tmp/bg.out" && break
+		kill -0 "$pid" 2>/dev/null || fail "cocoon as nobody exited early: $(cat "$tmp/bg.err")"
+		sleep 0.2
+	done
+	grep -q ready "$tmp/bg.out" || fail "cocoon as nobody: no workload: $(cat "$tmp/bg.err")"
+	check_threads "$pid" 65534 65534 0000000000000000 2 1
+	[ "$(readlink /proc/$pid/ns/user)" != "$(readlink /proc/self/ns/user)" ] ||
+		fail "no user namespace of its own"
+	entries=$(ls -A /proc/$pid/root/ 2>&1)
+	[ -z "$entries" ] || fail "cocoon's root is not empty: $entries"
+	stop
+	COCOON_HOME=$tmp/home setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$cocoon" run --uid 1000 --kernel "$tmp/vmlinux" --rootfs "$tmp/box.erofs" -- true \
+		>"$tmp/out" 2>"$tmp/err" </dev/null
+	status=$?
+	err=$(cat "$tmp/err")
+	expect_status 125
+	expect_err_line "--uid/--gid: only root can switch to other ids"
 	;;
 filesystem)
 	# The VMM's root is an empty read-only tmpfs: no /etc, no /dev, no

@@ -1283,6 +1283,15 @@ static int guest_main(const char *root)
 		guest_reboot();
 	}
 
+	/*
+	 * switch_root's way rather than a bare chroot: the shared tree is
+	 * moved onto / first, so that the command's root is its mount
+	 * namespace's root. The kernel refuses a user namespace to a
+	 * chrooted process, and cocoon's sandbox makes one when not run as
+	 * root (users' hosts allow it; the rig must too).
+	 */
+	if (chdir(root) == 0 && mount(root, "/", NULL, MS_MOVE, NULL) == 0)
+		root = ".";
 	if (chroot(root) < 0 || chdir("/") < 0) {
 		char text[256];
 
