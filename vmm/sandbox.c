@@ -227,6 +227,7 @@ static struct {
 	bool userns;                  /* not root: in a user namespace of our own */
 	int selftest;                 /* a kind, or -1 */
 	uint64_t keep_caps;           /* capabilities every thread keeps */
+	uint64_t bset_left;           /* the bounding set sb_apply left, or 0 */
 	struct sock_fprog prog[SB_NR_THREADS];
 	char names[NAME_TABLE][24];   /* resolved before the first filter */
 } sb = { .selftest = -1 };
@@ -452,7 +453,13 @@ static int drop_bounding(bool lenient)
 	for (int cap = 0; cap <= last; cap++) {
 		if (sb.keep_caps & (1ull << cap))
 			continue;
-		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
+		/* Threads started after sb_apply inherit its bounding set:
+		 * only what it kept can be left (saves ~40 calls a thread). */
+		if (sb.bset_left && !(sb.bset_left & (1ull << cap)))
+			continue;
+		/* With CAP_SETPCAP dropping an absent cap is a no-op: only
+		 * the lenient threads, which may lack it, look first. */
+		if ((!lenient || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) &&
 		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
 			if (lenient && errno == EPERM)
 				break;
@@ -1117,6 +1124,7 @@ int sb_apply(const struct vm_config *cfg, bool shares, char *why, size_t why_len
 	ret = drop_bounding(false);
 	if (ret)
 		return why_fail(why, why_len, ret, "sandbox: bounding set: %s", strerror(-ret));
+	sb.bset_left = sb.keep_caps;
 	if (!keep_root) {
 		/* Keep the permitted set across the change of uid. */
 		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
